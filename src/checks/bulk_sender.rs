@@ -1,0 +1,1 @@
+//! Bulk-sender requirements summary (to be written).

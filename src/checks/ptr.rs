@@ -1,0 +1,1 @@
+//! PTR / FCrDNS check for sending IPs (to be written).

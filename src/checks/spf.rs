@@ -1,0 +1,8 @@
+//! spf check (to be written).
+
+use super::{DomainContext, Outcome};
+
+/// Run the spf check.
+pub async fn check(_cx: &DomainContext) -> Outcome {
+    Outcome::default()
+}

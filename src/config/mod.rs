@@ -1,0 +1,10 @@
+//! Configuration: YAML read into serde structs (`raw`), validated into runtime types (`model`) with every
+//! error named by file, line, column and key path (`validate`), reloaded through one task (`reload`);
+//! secrets are a type that cannot be printed (`secret`).
+
+mod model;
+pub mod reload;
+mod secret;
+
+pub use model::*;
+pub use secret::Secret;

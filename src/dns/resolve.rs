@@ -1,0 +1,204 @@
+//! The upstream side: hickory-resolver configured from our settings, behind a concurrency limit, with
+//! hickory's answers and errors translated into ours.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use hickory_resolver::TokioResolver;
+use hickory_resolver::config::{
+    ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
+};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::{DnsError, NetError};
+use hickory_resolver::proto::op::ResponseCode;
+use hickory_resolver::proto::rr::{Name, RData, RecordType};
+use tokio::sync::Semaphore;
+
+use super::cache::{Fetched, RecordKind};
+use super::{Answer, DnsSettings, LookupError, Mx, Rdata, Records, Txt};
+
+/// The resolver could not be built from the settings (e.g. no usable resolv.conf).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up the DNS resolver: {0}")]
+pub struct DnsSetupError(String);
+
+#[derive(Default)]
+pub(crate) struct Stats {
+    pub sent: AtomicU64,
+    in_flight: AtomicUsize,
+    pub max_in_flight: AtomicUsize,
+}
+
+pub(crate) struct Upstream {
+    hickory: TokioResolver,
+    permits: Semaphore,
+    histogram: Option<prometheus::Histogram>,
+    pub stats: Stats,
+}
+
+impl Upstream {
+    pub fn new(
+        settings: &DnsSettings,
+        histogram: Option<prometheus::Histogram>,
+    ) -> Result<Self, DnsSetupError> {
+        let mut opts = ResolverOpts::default();
+        opts.timeout = settings.timeout;
+        opts.attempts = settings.attempts;
+        // A checker must see live DNS: hickory's own cache is off, ours lives for one round and honours TTLs.
+        opts.cache_size = 0;
+        opts.use_hosts_file = ResolveHosts::Never;
+        opts.preserve_intermediates = true;
+        opts.num_concurrent_reqs = 1;
+        opts.ndots = 0;
+        let builder = if settings.nameservers.is_empty() {
+            TokioResolver::builder_tokio().map_err(|e| DnsSetupError(e.to_string()))?
+        } else {
+            let servers = settings.nameservers.iter().map(name_server).collect();
+            TokioResolver::builder_with_config(
+                ResolverConfig::from_name_servers(servers),
+                TokioRuntimeProvider::default(),
+            )
+        };
+        let hickory = builder
+            .with_options(opts)
+            .build()
+            .map_err(|e| DnsSetupError(e.to_string()))?;
+        Ok(Upstream {
+            hickory,
+            permits: Semaphore::new(settings.concurrency.get()),
+            histogram,
+            stats: Stats::default(),
+        })
+    }
+
+    /// One query to the network, within the concurrency limit.
+    pub async fn query(&self, name: &str, kind: RecordKind) -> Fetched {
+        let fqdn = match Name::from_ascii(format!("{name}.")) {
+            Ok(n) if !name.is_empty() => n,
+            _ => {
+                return Fetched {
+                    result: Err(LookupError::InvalidName(name.to_owned())),
+                    ttl: Duration::ZERO,
+                };
+            }
+        };
+        let Ok(_permit) = self.permits.acquire().await else {
+            return Fetched {
+                result: Err(LookupError::Other("resolver shut down".into())),
+                ttl: Duration::ZERO,
+            };
+        };
+        let now = self.stats.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        self.stats.max_in_flight.fetch_max(now, Ordering::Relaxed);
+        self.stats.sent.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
+        let outcome = self.hickory.lookup(fqdn, record_type(kind)).await;
+        if let Some(h) = &self.histogram {
+            h.observe(started.elapsed().as_secs_f64());
+        }
+        self.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+        match outcome {
+            Ok(lookup) => {
+                let mut items = Vec::new();
+                let mut aliases = Vec::new();
+                let mut ttl = u32::MAX;
+                for record in lookup.answers() {
+                    ttl = ttl.min(record.ttl);
+                    match (&record.data, kind) {
+                        (RData::CNAME(target), RecordKind::Cname) => {
+                            items.push(Rdata::Name(name_text(&target.0)))
+                        }
+                        (RData::CNAME(target), _) => aliases.push(name_text(&target.0)),
+                        (data, _) => items.extend(convert(data)),
+                    }
+                }
+                let ttl = Duration::from_secs(u64::from(if ttl == u32::MAX { 0 } else { ttl }));
+                let result = if items.is_empty() {
+                    Ok(Answer::NoData)
+                } else {
+                    Ok(Answer::Records(Records {
+                        items,
+                        ttl: ttl.as_secs() as u32,
+                        aliases,
+                    }))
+                };
+                Fetched { result, ttl }
+            }
+            Err(e) => classify(e),
+        }
+    }
+}
+
+fn name_server(addr: &SocketAddr) -> NameServerConfig {
+    let mut udp = ConnectionConfig::udp();
+    udp.port = addr.port();
+    let mut tcp = ConnectionConfig::tcp();
+    tcp.port = addr.port();
+    NameServerConfig::new(addr.ip(), true, vec![udp, tcp])
+}
+
+fn record_type(kind: RecordKind) -> RecordType {
+    match kind {
+        RecordKind::Txt => RecordType::TXT,
+        RecordKind::A => RecordType::A,
+        RecordKind::Aaaa => RecordType::AAAA,
+        RecordKind::Mx => RecordType::MX,
+        RecordKind::Ptr => RecordType::PTR,
+        RecordKind::Cname => RecordType::CNAME,
+    }
+}
+
+fn name_text(name: &Name) -> String {
+    super::normalize(&name.to_ascii())
+}
+
+fn convert(data: &RData) -> Option<Rdata> {
+    Some(match data {
+        RData::TXT(txt) => Rdata::Txt(Txt {
+            strings: txt.txt_data.iter().map(|s| s.to_vec()).collect(),
+        }),
+        RData::A(a) => Rdata::A(a.0),
+        RData::AAAA(aaaa) => Rdata::Aaaa(aaaa.0),
+        RData::MX(mx) => Rdata::Mx(Mx {
+            preference: mx.preference,
+            exchange: name_text(&mx.exchange),
+        }),
+        RData::PTR(ptr) => Rdata::Name(name_text(&ptr.0)),
+        _ => return None,
+    })
+}
+
+/// Translate hickory's error into NXDOMAIN / NODATA answers or one of our failure kinds.
+fn classify(error: NetError) -> Fetched {
+    let failed = |e: LookupError| Fetched {
+        result: Err(e),
+        ttl: Duration::ZERO,
+    };
+    match error {
+        NetError::Dns(DnsError::NoRecordsFound(no)) => {
+            let answer = if no.response_code == ResponseCode::NXDomain {
+                Answer::NxDomain
+            } else {
+                Answer::NoData
+            };
+            Fetched {
+                result: Ok(answer),
+                ttl: Duration::from_secs(u64::from(no.negative_ttl.unwrap_or(0))),
+            }
+        }
+        NetError::Dns(DnsError::ResponseCode(ResponseCode::ServFail)) => {
+            failed(LookupError::ServFail)
+        }
+        NetError::Dns(DnsError::ResponseCode(ResponseCode::Refused)) => {
+            failed(LookupError::Refused)
+        }
+        NetError::Timeout => failed(LookupError::Timeout),
+        NetError::NoConnections => failed(LookupError::Unreachable("no connections".into())),
+        NetError::Io(io) => match io.kind() {
+            std::io::ErrorKind::TimedOut => failed(LookupError::Timeout),
+            _ => failed(LookupError::Unreachable(io.to_string())),
+        },
+        other => failed(LookupError::Other(other.to_string())),
+    }
+}

@@ -1,0 +1,9 @@
+//! senderscope: deliverability diagnostics for teams sending email at volume.
+//!
+//! - [`findings`]: severities, stable finding codes, check reports.
+//! - [`dns`]: the one DNS layer (nameservers, timeouts, cache per round, error taxonomy).
+
+pub mod dns;
+pub mod findings;
+pub mod config;
+pub mod checks;
