@@ -3,7 +3,7 @@
 //! - [`findings`]: severities, stable finding codes, check reports.
 //! - [`dns`]: the one DNS layer (nameservers, timeouts, cache per round, error taxonomy).
 
+pub mod checks;
+pub mod config;
 pub mod dns;
 pub mod findings;
-pub mod config;
-pub mod checks;

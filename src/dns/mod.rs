@@ -11,6 +11,8 @@
 mod answer;
 mod cache;
 mod resolve;
+#[doc(hidden)]
+pub mod testing;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroUsize;
@@ -18,8 +20,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-pub use answer::{Answer, Lookup, LookupError, Mx, Records, Txt};
 pub(crate) use answer::Rdata;
+pub use answer::{Answer, Lookup, LookupError, Mx, Records, Txt};
 use cache::{Cache, RecordKind};
 pub use resolve::DnsSetupError;
 use resolve::Upstream;

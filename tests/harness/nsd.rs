@@ -1,0 +1,144 @@
+//! A real authoritative DNS server (Debian's nsd) on a free loopback port, serving zone files.
+//!
+//! Response-rate limiting is off (`rrl-ratelimit: 0`): Debian's default of 200 answers/s per source
+//! drops answers under a fast test client and turns them into false timeouts.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use senderscope::dns::{DnsSettings, LookupError, Resolver};
+
+use super::{free_port, loopback, terminate};
+
+/// A running nsd; stopped (SIGTERM to the whole server) when dropped.
+pub struct Nsd {
+    addr: SocketAddr,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Nsd {
+    fn drop(&mut self) {
+        terminate(&mut self.child);
+    }
+}
+
+impl Nsd {
+    /// Serve every `*.zone` file in `dir`; the zone's name is the file stem (`clean.test.zone` → `clean.test`).
+    pub async fn serve_dir(dir: &Path) -> Nsd {
+        let mut zones: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "zone"))
+            .map(|p| {
+                let stem = p.file_stem().unwrap().to_string_lossy().into_owned();
+                (stem, p)
+            })
+            .collect();
+        zones.sort();
+        Nsd::serve(&zones).await
+    }
+
+    /// Serve the given (zone name, zone file) pairs. Each zone file is checked with nsd-checkzone first.
+    pub async fn serve(zones: &[(String, PathBuf)]) -> Nsd {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let mut conf = format!(
+            "server:\n  ip-address: 127.0.0.1@{port}\n  username: \"\"\n  chroot: \"\"\n  database: \"\"\n  \
+             zonelistfile: {d}/zone.list\n  xfrdfile: {d}/xfrd.state\n  pidfile: {d}/nsd.pid\n  \
+             server-count: 1\n  rrl-ratelimit: 0\n  verbosity: 1\n  hide-version: yes\n\
+             remote-control:\n  control-enable: no\n",
+            d = dir.path().display()
+        );
+        for (name, file) in zones {
+            let file = std::fs::canonicalize(file)
+                .unwrap_or_else(|e| panic!("zone file {}: {e}", file.display()));
+            let check = Command::new("nsd-checkzone")
+                .arg(name)
+                .arg(&file)
+                .output()
+                .expect("nsd-checkzone runs (apt-get install nsd)");
+            assert!(
+                check.status.success(),
+                "zone {name} ({}) is invalid: {}{}",
+                file.display(),
+                String::from_utf8_lossy(&check.stdout),
+                String::from_utf8_lossy(&check.stderr)
+            );
+            write!(
+                conf,
+                "zone:\n  name: {name}\n  zonefile: {}\n",
+                file.display()
+            )
+            .unwrap();
+        }
+        let conf_path = dir.path().join("nsd.conf");
+        std::fs::write(&conf_path, conf).expect("write nsd.conf");
+        let child = Command::new("nsd")
+            .arg("-d")
+            .arg("-c")
+            .arg(&conf_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nsd starts (apt-get install nsd)");
+        let nsd = Nsd {
+            addr: loopback(port),
+            child,
+            _dir: dir,
+        };
+        nsd.wait_ready(zones.first().map(|z| z.0.as_str())).await;
+        nsd
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// DNS settings pointing at this server only.
+    pub fn settings(&self) -> DnsSettings {
+        DnsSettings {
+            nameservers: vec![self.addr],
+            timeout: Duration::from_secs(2),
+            attempts: 2,
+            ..DnsSettings::default()
+        }
+    }
+
+    async fn wait_ready(&self, zone: Option<&str>) {
+        let probe = zone.unwrap_or("localhost");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut settings = self.settings();
+        settings.timeout = Duration::from_millis(200);
+        settings.attempts = 1;
+        let resolver = Resolver::new(&settings).expect("resolver");
+        loop {
+            match resolver.round().txt(probe).await {
+                Err(LookupError::Timeout | LookupError::Unreachable(_)) => {}
+                _ => return,
+            }
+            assert!(Instant::now() < deadline, "nsd did not answer within 10 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn nsd_serves_multi_string_txt_nxdomain_and_nodata() {
+    use senderscope::dns::Answer;
+    let nsd = Nsd::serve(&[(
+        "harness.test".into(),
+        Path::new("tests/fixtures/zones/harness.test.zone").to_path_buf(),
+    )])
+    .await;
+    let lookups = Resolver::new(&nsd.settings()).unwrap().round();
+    let txt = lookups.txt("harness.test").await.unwrap();
+    assert_eq!(txt.records()[0].joined(), "v=spf1 -all");
+    assert_eq!(txt.records()[0].strings.len(), 2);
+    assert_eq!(lookups.txt("nope.harness.test").await, Ok(Answer::NxDomain));
+    assert_eq!(lookups.txt("ns.harness.test").await, Ok(Answer::NoData));
+}

@@ -1,0 +1,5 @@
+//! One integration-test binary: real servers started by the harness on loopback.
+//!
+//! Suites live in directories (`tests/<suite>/mod.rs`) so cargo does not build each as its own binary.
+
+mod harness;
