@@ -209,7 +209,7 @@ fn parse_txt(value: &str) -> Option<Vec<Vec<u8>>> {
     while let Some(start) = rest.find('"') {
         let after = &rest[start + 1..];
         let end = after.find('"')?;
-        strings.push(after[..end].as_bytes().to_vec());
+        strings.push(after.as_bytes()[..end].to_vec());
         rest = &after[end + 1..];
     }
     Some(strings)
