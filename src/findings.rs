@@ -129,6 +129,7 @@ finding_codes! {
     DkimWeakKey => "dkim.weak_key", "The RSA key is shorter than RFC 8301 requires (1024) or recommends (2048).";
     DkimSha1Only => "dkim.sha1_only", "The key only allows SHA-1 (h=sha1), which RFC 8301 forbids for signing.";
     DkimLookupFailed => "dkim.lookup_failed", "A DNS lookup needed for DKIM failed; the key could not be checked.";
+    DkimNoSelectors => "dkim.no_selectors", "No DKIM selectors are configured, so no key was checked (selectors cannot be discovered through DNS).";
 
     DmarcMissing => "dmarc.missing", "No DMARC record is published for the domain or any parent.";
     DmarcMultipleRecords => "dmarc.multiple_records", "More than one DMARC record is published: receivers ignore them all.";

@@ -1,4 +1,4 @@
-//! dmarc check (to be written).
+//! dmarc check (being written).
 
 use super::{DomainContext, Outcome};
 
