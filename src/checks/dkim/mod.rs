@@ -170,6 +170,10 @@ fn key_findings(
             .with_detail(with(detail, json!({"tag": problem.tag}))),
         );
     }
+    if key.problems.iter().any(|p| p.fatal) {
+        // The key is unusable as published; its size and flags are moot until that is fixed.
+        return findings;
+    }
     if key.revoked {
         findings.push(
             Finding::new(

@@ -1,0 +1,187 @@
+//! The DMARC check against Debian's nsd serving tests/fixtures/zones/*.dmarc.test.zone, the report
+//! destination zones dmarc-*.test, and the empty `test` TLD the tree walk climbs to.
+
+use std::path::PathBuf;
+
+use senderscope::checks::dmarc::{Policy, effective_policy};
+use senderscope::checks::mta_sts::PolicyFetcher;
+use senderscope::checks::{self, CheckKind, DomainContext, Facts};
+use senderscope::config::DomainName;
+use senderscope::dns::{DnsSettings, Resolver};
+use senderscope::findings::{CheckReport, Severity};
+
+use crate::harness::nsd::Nsd;
+
+/// nsd serving every DMARC zone, the destinations, and `test`.
+async fn serve() -> Nsd {
+    let dir = PathBuf::from("tests/fixtures/zones");
+    let mut zones: Vec<(String, PathBuf)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter_map(|p| {
+            let name = p.file_name()?.to_str()?.strip_suffix(".zone")?.to_owned();
+            (name.ends_with(".dmarc.test") || name.starts_with("dmarc-")).then_some((name, p))
+        })
+        .collect();
+    zones.push((
+        "test".into(),
+        PathBuf::from("tests/fixtures/dmarc/test.zone"),
+    ));
+    zones.sort();
+    assert!(zones.len() >= 16, "DMARC zones not found: {zones:?}");
+    Nsd::serve(&zones).await
+}
+
+async fn run(settings: &DnsSettings, domain: &str) -> (CheckReport, Facts) {
+    let cx = DomainContext {
+        domain: DomainName::parse(domain).unwrap(),
+        dkim_selectors: Vec::new(),
+        sending_ips: Vec::new(),
+        dns: Resolver::new(settings).unwrap().round(),
+        https: PolicyFetcher::default(),
+    };
+    checks::run(CheckKind::Dmarc, &cx).await
+}
+
+fn codes(report: &CheckReport) -> Vec<(&'static str, Severity)> {
+    let mut codes: Vec<_> = report
+        .findings
+        .iter()
+        .map(|f| (f.code.as_str(), f.severity))
+        .collect();
+    codes.sort();
+    codes
+}
+
+#[tokio::test]
+async fn every_dmarc_finding_code_from_a_real_nsd() {
+    use Severity::*;
+    let nsd = serve().await;
+    let settings = nsd.settings();
+    let cases: &[(&str, &[(&str, Severity)])] = &[
+        ("clean.dmarc.test", &[]),
+        ("rua-authorized.dmarc.test", &[]),
+        ("missing.dmarc.test", &[("dmarc.missing", Critical)]),
+        (
+            "multiple-records.dmarc.test",
+            &[("dmarc.multiple_records", Critical)],
+        ),
+        (
+            "syntax-error.dmarc.test",
+            &[
+                ("dmarc.syntax_error", Warning),
+                ("dmarc.syntax_error", Warning),
+            ],
+        ),
+        ("policy-none.dmarc.test", &[("dmarc.policy_none", Warning)]),
+        (
+            "subdomain-policy-none.dmarc.test",
+            &[("dmarc.subdomain_policy_none", Warning)],
+        ),
+        (
+            "testing-mode.dmarc.test",
+            &[("dmarc.testing_mode", Warning)],
+        ),
+        ("obsolete-tag.dmarc.test", &[("dmarc.obsolete_tag", Info)]),
+        ("no-rua.dmarc.test", &[("dmarc.no_rua", Warning)]),
+        (
+            "rua-not-authorized.dmarc.test",
+            &[("dmarc.rua_not_authorized", Warning)],
+        ),
+        (
+            "record-at-apex.dmarc.test",
+            &[("dmarc.record_at_apex", Critical)],
+        ),
+        ("unrelated-txt.dmarc.test", &[("dmarc.unrelated_txt", Info)]),
+        ("mail.inherited.dmarc.test", &[("dmarc.inherited", Info)]),
+        (
+            "lookup-failed.dmarc.example",
+            &[("dmarc.lookup_failed", Unknown)],
+        ),
+    ];
+    for (domain, expected) in cases {
+        let (report, _) = run(&settings, domain).await;
+        assert_eq!(
+            codes(&report),
+            *expected,
+            "{domain}: {:#?}",
+            report.findings
+        );
+    }
+}
+
+#[tokio::test]
+async fn facts_and_records_for_metrics_and_bimi() {
+    let nsd = serve().await;
+    let settings = nsd.settings();
+    let (report, facts) = run(&settings, "clean.dmarc.test").await;
+    assert_eq!(
+        report.record.as_deref(),
+        Some("v=DMARC1; p=reject; rua=mailto:dmarc@clean.dmarc.test")
+    );
+    assert_eq!(facts.dmarc_policy, Some("reject"));
+    assert_eq!(facts.dmarc_enforced, Some(true));
+    let (_, testing) = run(&settings, "testing-mode.dmarc.test").await;
+    assert_eq!(testing.dmarc_enforced, Some(false));
+    let (_, none) = run(&settings, "policy-none.dmarc.test").await;
+    assert_eq!(none.dmarc_policy, Some("none"));
+    let (_, missing) = run(&settings, "missing.dmarc.test").await;
+    assert_eq!(missing.dmarc_policy, None);
+    assert_eq!(missing.dmarc_enforced, Some(false));
+}
+
+#[tokio::test]
+async fn tree_walk_reaches_the_parent_and_effective_policy_agrees() {
+    let nsd = serve().await;
+    let settings = nsd.settings();
+    let (report, facts) = run(&settings, "mail.inherited.dmarc.test").await;
+    let inherited = &report.findings[0];
+    assert_eq!(inherited.detail["found_at"], "inherited.dmarc.test");
+    let queried: Vec<&str> = inherited.detail["queried"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        queried,
+        [
+            "_dmarc.mail.inherited.dmarc.test",
+            "_dmarc.inherited.dmarc.test",
+            "_dmarc.dmarc.test",
+            "_dmarc.test",
+        ]
+    );
+    // The parent's sp=quarantine applies to an existing subdomain.
+    assert_eq!(facts.dmarc_policy, Some("quarantine"));
+    let lookups = Resolver::new(&settings).unwrap().round();
+    let summary = effective_policy(
+        &lookups,
+        &DomainName::parse("mail.inherited.dmarc.test").unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(summary.found_at, "inherited.dmarc.test");
+    assert_eq!(summary.policy, Policy::Quarantine);
+    assert_eq!(summary.subdomain_policy, Some(Policy::Quarantine));
+    assert!(!summary.testing);
+    let none = effective_policy(&lookups, &DomainName::parse("missing.dmarc.test").unwrap()).await;
+    assert_eq!(none, Ok(None));
+}
+
+#[tokio::test]
+async fn unauthorized_destination_names_the_record_to_publish() {
+    let nsd = serve().await;
+    let (report, _) = run(&nsd.settings(), "rua-not-authorized.dmarc.test").await;
+    let finding = &report.findings[0];
+    assert_eq!(
+        finding.detail["name"],
+        "rua-not-authorized.dmarc.test._report._dmarc.dmarc-dest.test"
+    );
+    assert!(
+        finding.message.contains("does not exist"),
+        "{}",
+        finding.message
+    );
+}

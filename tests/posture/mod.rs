@@ -1,0 +1,5 @@
+//! DNS posture checks against a real nsd serving tests/fixtures/zones: one domain per finding code and a
+//! clean domain per check, asserting the exact codes.
+
+mod dkim;
+mod dmarc;
