@@ -395,4 +395,24 @@ mod tests {
         assert!(!KeyRecord::looks_like_key("v=spf1 -all"));
         assert!(!KeyRecord::looks_like_key("google-site-verification=abc"));
     }
+
+    #[test]
+    fn hostile_input_never_panics() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(6376);
+        let key = RSA_2048.trim();
+        for _ in 0..5_000 {
+            // Random bytes (as a verifier would see them after lossy decoding) …
+            let len = rng.random_range(0..120);
+            let bytes: Vec<u8> = (0..len).map(|_| rng.random()).collect();
+            KeyRecord::parse(&String::from_utf8_lossy(&bytes));
+            // … and a real key with a random cut, so the DER reader meets truncation everywhere.
+            let cut = rng.random_range(0..key.len());
+            let record = KeyRecord::parse(&format!("v=DKIM1; p={}", &key[..cut]));
+            assert!(record.bits.is_none() || record.problems.is_empty());
+        }
+        for text in crate::checks::dmarc::hostile_strings(8463, 5_000) {
+            KeyRecord::parse(&text);
+        }
+    }
 }

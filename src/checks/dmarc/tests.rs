@@ -4,6 +4,7 @@ use super::*;
 use crate::checks::mta_sts::PolicyFetcher;
 use crate::dns::Resolver;
 use crate::dns::testing::{FakeDns, FakeRecord};
+use crate::findings::{FindingCode, Severity};
 
 async fn fake(records: &[(&str, &str)]) -> FakeDns {
     let dns = FakeDns::start().await.unwrap();
