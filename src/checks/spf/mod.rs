@@ -49,3 +49,6 @@ pub async fn check(cx: &DomainContext) -> Outcome {
     };
     report::outcome(domain, &tree, &verdicts)
 }
+
+#[cfg(test)]
+mod walk_tests;
