@@ -108,10 +108,10 @@ fn missing_message(domain: &str, why: &str, void: bool, near_misses: &[String]) 
         format!("{domain} has no valid SPF record: {why}. Receivers return none. {fix}")
     } else if void {
         format!(
-            "{domain} has no SPF record: {why}. Receivers return none and anyone can claim the domain. {fix}"
+            "{why}, so no SPF record. Receivers return none and anyone can claim the domain. {fix}"
         )
     } else {
-        format!("{domain} has no SPF record: {why}. Receivers return none. {fix}")
+        format!("{why}, so no SPF record. Receivers return none. {fix}")
     }
 }
 
@@ -138,8 +138,8 @@ fn issue_findings(domain: &str, issues: &[Issue]) -> Vec<Finding> {
                         FindingCode::SpfIncludeLoop,
                         Severity::Critical,
                         format!(
-                            "`{term}` {} points back to {target}, which is already being evaluated ({}); receivers go round until the {LOOKUP_LIMIT}-lookup limit and return permerror. Remove the term.",
-                            place(path),
+                            "`{term}` in {} points back to {target}, which is already being evaluated ({}); receivers go round until the {LOOKUP_LIMIT}-lookup limit and return permerror. Remove the term.",
+                            path.last().map_or(domain, String::as_str),
                             chain.join(" → ")
                         ),
                     )

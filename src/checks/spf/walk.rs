@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use futures::future::{BoxFuture, join_all};
 use serde::Serialize;
 
-use crate::dns::{Answer, LookupError, Lookups};
+use crate::dns::{Answer, LookupError, Lookups, Txt};
 
 use super::eval::{MX_LIMIT, check_domain};
 use super::parse::{SyntaxError, parse};
@@ -305,10 +305,10 @@ impl Walker<'_> {
             };
             // RFC 7208 §3.3 allows long records split into strings; a single string over 255 bytes
             // cannot be encoded on the wire, so seeing one means a broken server in between.
-            for s in txt.strings.iter().filter(|s| s.len() > STRING_LENGTH_LIMIT) {
+            for len in overlong_strings(&txt) {
                 issues.push(Issue::LongString {
                     domain: domain.clone(),
-                    len: s.len(),
+                    len,
                 });
             }
             let bytes = txt.joined_bytes();
@@ -554,6 +554,16 @@ impl Walker<'_> {
         }
         void
     }
+}
+
+/// Lengths of the character-strings over 255 bytes (RFC 1035 §3.3). The wire format's one-byte length
+/// makes them impossible from a conforming server; we still look at the raw strings we were given.
+pub fn overlong_strings(txt: &Txt) -> Vec<usize> {
+    txt.strings
+        .iter()
+        .map(Vec::len)
+        .filter(|&len| len > STRING_LENGTH_LIMIT)
+        .collect()
 }
 
 fn no_spf_among(domain: &str, count: usize, misses: &[NearMiss]) -> NodeStatus {

@@ -361,3 +361,32 @@ async fn permissive_and_neutral_endings_follow_redirects_and_includes() {
     assert_eq!(codes(&inc), ["spf.permissive_all"]);
     assert!(inc.findings[0].message.contains("`include:open.test`"));
 }
+
+#[test]
+fn strings_over_255_bytes_are_a_string_too_long_warning() {
+    use super::walk::{Node, overlong_strings};
+    use crate::dns::Txt;
+    let txt = Txt {
+        strings: vec![vec![b'a'; 300], vec![b'b'; 255]],
+    };
+    assert_eq!(overlong_strings(&txt), [300]);
+    let tree = Walk {
+        root: Node {
+            domain: "d.test".into(),
+            record: Some("v=spf1 -all".into()),
+            status: NodeStatus::Ok,
+            lookups: 0,
+            void_lookups: 0,
+            terms: Vec::new(),
+            parsed: super::parse::parse(b"v=spf1 -all").into_result().ok(),
+        },
+        issues: vec![Issue::LongString {
+            domain: "d.test".into(),
+            len: 300,
+        }],
+    };
+    let outcome = super::report::outcome("d.test", &tree, &[]);
+    assert_eq!(codes(&outcome), ["spf.string_too_long"]);
+    assert_eq!(outcome.findings[0].severity, Severity::Warning);
+    assert!(outcome.findings[0].message.contains("300-byte string"));
+}
