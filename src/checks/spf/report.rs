@@ -294,7 +294,8 @@ fn limit_findings(domain: &str, root: &Node) -> Vec<Finding> {
                 FindingCode::SpfTooManyLookups,
                 Severity::Critical,
                 format!(
-                    "SPF needs {} DNS lookups; receivers stop at {LOOKUP_LIMIT} and return permerror. Flatten or remove includes: {}.",
+                    "SPF needs {}{} DNS lookups; receivers stop at {LOOKUP_LIMIT} and return permerror. Flatten or remove includes: {}.",
+                    if truncated(root) { "at least " } else { "" },
                     root.lookups,
                     named.join(", ")
                 ),
@@ -329,6 +330,16 @@ fn limit_findings(domain: &str, root: &Node) -> Vec<Finding> {
         );
     }
     findings
+}
+
+/// Whether part of the tree was not walked (too deep or too large): counts are then lower bounds.
+fn truncated(node: &Node) -> bool {
+    matches!(node.status, NodeStatus::NotWalked { .. })
+        || node
+            .terms
+            .iter()
+            .filter_map(|t| t.node.as_deref())
+            .any(truncated)
 }
 
 /// The terms that cause void lookups, for the message: "`a:x.test` in d.test (x.test has no A or AAAA

@@ -390,3 +390,40 @@ fn strings_over_255_bytes_are_a_string_too_long_warning() {
     assert_eq!(outcome.findings[0].severity, Severity::Warning);
     assert!(outcome.findings[0].message.contains("300-byte string"));
 }
+
+/// A wildcard that includes three children of every name: an unbounded tree. The walk must stay
+/// bounded (record budget and depth) and still report the lookup count it saw.
+#[tokio::test]
+async fn a_hostile_fan_out_tree_is_walked_within_a_fixed_budget() {
+    let record = "\"v=spf1 include:a.%{d} include:b.%{d} include:c.%{d} -all\"";
+    let dns = zone(&format!("fan.test TXT {record}\n*.fan.test TXT {record}")).await;
+    let lookups = Resolver::new(&dns.settings()).unwrap().round();
+    let started = std::time::Instant::now();
+    let w = walk(&lookups, "fan.test").await;
+    let elapsed = started.elapsed();
+    // One TXT query per walked record, at most RECORD_BUDGET (64) of them.
+    assert!(lookups.count() <= 64, "{} queries", lookups.count());
+    assert!(w.root.lookups > 10);
+    assert!(elapsed < std::time::Duration::from_secs(5), "{elapsed:?}");
+    let outcome = check_of(&dns, "fan.test", &["192.0.2.1"]).await;
+    let too_many = outcome
+        .findings
+        .iter()
+        .find(|f| f.code == FindingCode::SpfTooManyLookups)
+        .unwrap();
+    assert!(
+        too_many
+            .message
+            .starts_with("SPF needs at least 192 DNS lookups"),
+        "{}",
+        too_many.message
+    );
+    // The evaluator stops at the 11th DNS-querying term.
+    let ip_finding = outcome
+        .findings
+        .iter()
+        .find(|f| f.code == FindingCode::SpfSendingIpNotAuthorized)
+        .unwrap();
+    assert_eq!(ip_finding.detail["result"], "permerror");
+    assert_eq!(ip_finding.detail["dns_lookups"], 10);
+}
