@@ -1,13 +1,15 @@
 //! The SPF check (RFC 7208): what a receiver will make of the domain's SPF record.
 //!
 //! - `select`: which TXT record is the SPF record, and the near misses (`v=spf10`, leading space).
-//! - `parse` + `record` + `macros`: our own strict grammar with byte positions (mail-auth's parser is
-//!   lenient and positionless).
-//! - `walk`: the include/redirect tree without a sender, counting DNS-querying terms and void lookups.
-//! - `eval`: a full check_host(), used for every configured sending IP (and public for other users).
-//! - `report`: findings from the walk and the verdicts.
+//! - `parse` + `values` + `record` + `macros`: our own strict grammar with byte positions (mail-auth's
+//!   parser is lenient and positionless).
+//! - `walk` + `tree`: the include/redirect tree without a sender, counting DNS-querying terms and void
+//!   lookups.
+//! - `eval` + `mechanisms` + `request`: a full check_host(), used for every configured sending IP (and
+//!   public for other users).
+//! - `report` + `policy`: findings from the walk and the verdicts.
 //!
-//! Severities (see `report` for each message):
+//! Severities (see `report` and `policy` for each message):
 //! - Critical, because receivers then fail SPF for every message or anyone may send as the domain:
 //!   `missing`, `multiple_records`, `syntax_error`, `too_many_lookups`, `too_many_void_lookups`,
 //!   `permissive_all`, `include_loop`, `include_without_spf` (permerror when reached), and
@@ -19,10 +21,15 @@
 
 pub mod eval;
 pub mod macros;
+mod mechanisms;
 pub mod parse;
+mod policy;
 pub mod record;
 mod report;
+pub mod request;
 pub mod select;
+pub mod tree;
+mod values;
 pub mod walk;
 
 pub use eval::{SpfRequest, SpfResult, Verdict, check_host};

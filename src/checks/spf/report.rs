@@ -1,5 +1,5 @@
 //! Findings from the walked tree and the sending-IP verdicts: one sentence a human can act on each,
-//! with the facts behind it in `detail`.
+//! with the facts behind it in `detail`. Limits and the record's ending are in `policy.rs`.
 
 use std::net::IpAddr;
 
@@ -8,14 +8,10 @@ use serde_json::json;
 use crate::checks::{Facts, Outcome};
 use crate::findings::{Finding, FindingCode, Severity};
 
-use super::eval::{LOOKUP_LIMIT, MX_LIMIT, SpfResult, VOID_LIMIT, Verdict};
-use super::record::Qualifier;
-use super::walk::{
-    self, Branch, Ending, Issue, Node, NodeStatus, RECORD_LENGTH_LIMIT, STRING_LENGTH_LIMIT, Walk,
-};
-
-/// How many of the heaviest branches a too_many_lookups message names.
-const BRANCHES_NAMED: usize = 5;
+use super::eval::{LOOKUP_LIMIT, MX_LIMIT, SpfResult, Verdict};
+use super::policy;
+use super::tree::{Issue, NodeStatus, Walk};
+use super::walk::{RECORD_LENGTH_LIMIT, STRING_LENGTH_LIMIT};
 
 /// Build the check's outcome.
 pub fn outcome(domain: &str, tree: &Walk, verdicts: &[(IpAddr, Verdict)]) -> Outcome {
@@ -87,8 +83,8 @@ pub fn outcome(domain: &str, tree: &Walk, verdicts: &[(IpAddr, Verdict)]) -> Out
     }
     findings.extend(issue_findings(domain, &tree.issues));
     if root.status == NodeStatus::Ok {
-        findings.extend(limit_findings(domain, root));
-        findings.extend(ending_findings(domain, root));
+        findings.extend(policy::limit_findings(domain, root));
+        findings.extend(policy::ending_findings(domain, root));
     }
     findings.extend(
         verdicts
@@ -262,196 +258,6 @@ fn issue_findings(domain: &str, issues: &[Issue]) -> Vec<Finding> {
                 ),
             )
             .with_detail(json!({ "failures": failures })),
-        );
-    }
-    findings
-}
-
-fn limit_findings(domain: &str, root: &Node) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    let tree = serde_json::to_value(root).unwrap_or_default();
-    if root.lookups > LOOKUP_LIMIT {
-        let mut branches: Vec<(&str, u32)> = root
-            .terms
-            .iter()
-            .filter(|t| t.lookups > 0)
-            .map(|t| {
-                let label = match (t.branch, &t.target) {
-                    (Some(_), Some(target)) => target.as_str(),
-                    _ => t.term.as_str(),
-                };
-                (label, t.lookups)
-            })
-            .collect();
-        branches.sort_by_key(|b| std::cmp::Reverse(b.1));
-        let named: Vec<String> = branches
-            .iter()
-            .take(BRANCHES_NAMED)
-            .map(|(label, n)| format!("{label} ({n})"))
-            .collect();
-        findings.push(
-            Finding::new(
-                FindingCode::SpfTooManyLookups,
-                Severity::Critical,
-                format!(
-                    "SPF needs {}{} DNS lookups; receivers stop at {LOOKUP_LIMIT} and return permerror. Flatten or remove includes: {}.",
-                    if truncated(root) { "at least " } else { "" },
-                    root.lookups,
-                    named.join(", ")
-                ),
-            )
-            .with_detail(json!({
-                "lookups": root.lookups,
-                "limit": LOOKUP_LIMIT,
-                "branches": branches.iter().map(|(l, n)| json!({ "branch": l, "lookups": n })).collect::<Vec<_>>(),
-                "tree": tree,
-            })),
-        );
-    }
-    if root.void_lookups > VOID_LIMIT {
-        let mut sources = Vec::new();
-        void_sources(root, &mut sources);
-        findings.push(
-            Finding::new(
-                FindingCode::SpfTooManyVoidLookups,
-                Severity::Critical,
-                format!(
-                    "Evaluating the SPF record of {domain} meets {} lookups that return nothing; receivers stop at {VOID_LIMIT} and return permerror. Remove or fix: {}.",
-                    root.void_lookups,
-                    sources.join(", ")
-                ),
-            )
-            .with_detail(json!({
-                "void_lookups": root.void_lookups,
-                "limit": VOID_LIMIT,
-                "sources": sources,
-                "tree": tree,
-            })),
-        );
-    }
-    findings
-}
-
-/// Whether part of the tree was not walked (too deep or too large): counts are then lower bounds.
-fn truncated(node: &Node) -> bool {
-    matches!(node.status, NodeStatus::NotWalked { .. })
-        || node
-            .terms
-            .iter()
-            .filter_map(|t| t.node.as_deref())
-            .any(truncated)
-}
-
-/// The terms that cause void lookups, for the message: "`a:x.test` in d.test (x.test has no A or AAAA
-/// records)".
-fn void_sources(node: &Node, out: &mut Vec<String>) {
-    for t in &node.terms {
-        let own = t.void_lookups - t.node.as_ref().map_or(0, |n| n.void_lookups);
-        if own > 0 {
-            let why = match (&t.node, &t.note) {
-                (Some(child), _) => match &child.status {
-                    NodeStatus::NoSpf { why, .. } => why.clone(),
-                    _ => String::new(),
-                },
-                (None, Some(note)) => note.clone(),
-                (None, None) => String::new(),
-            };
-            out.push(format!("`{}` in {} ({why})", t.term, node.domain));
-        }
-        if let Some(child) = &t.node {
-            void_sources(child, out);
-        }
-    }
-}
-
-fn ending_findings(domain: &str, root: &Node) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    let all_term = |at: &str| -> String {
-        let find = |node: &Node| -> Option<String> {
-            node.parsed
-                .as_ref()
-                .and_then(|r| r.all().map(|(t, _)| t.text.clone()))
-        };
-        let mut node = root;
-        loop {
-            if node.domain == at {
-                return find(node).unwrap_or_else(|| "all".into());
-            }
-            match node
-                .terms
-                .iter()
-                .find(|t| t.branch == Some(Branch::Redirect))
-                .and_then(|t| t.node.as_deref())
-            {
-                Some(next) => node = next,
-                None => return "all".into(),
-            }
-        }
-    };
-    let whose = |at: &str| {
-        if at == domain {
-            "The record".to_owned()
-        } else {
-            format!("The record of {at} (the redirect target)")
-        }
-    };
-    match walk::ending(root) {
-        Ending::All(Qualifier::Pass, at) => {
-            let term = all_term(&at);
-            let bare = if term.starts_with('+') {
-                String::new()
-            } else {
-                " (`all` without a qualifier means `+all`)".to_owned()
-            };
-            findings.push(
-                Finding::new(
-                    FindingCode::SpfPermissiveAll,
-                    Severity::Critical,
-                    format!(
-                        "{} ends in `{term}`{bare}: every host on the internet passes SPF for {domain}. Replace it with `-all` (or `~all` while testing).",
-                        whose(&at)
-                    ),
-                )
-                .with_detail(json!({ "term": term, "domain": at })),
-            );
-        }
-        Ending::All(Qualifier::Neutral, at) => findings.push(
-            Finding::new(
-                FindingCode::SpfNeutralAll,
-                Severity::Warning,
-                format!(
-                    "{} ends in `{}`: hosts not listed get neutral, which receivers treat like no SPF at all. End it with `-all` (or `~all`).",
-                    whose(&at),
-                    all_term(&at)
-                ),
-            )
-            .with_detail(json!({ "domain": at })),
-        ),
-        Ending::Default(at) => findings.push(
-            Finding::new(
-                FindingCode::SpfNeutralAll,
-                Severity::Warning,
-                format!(
-                    "{} has neither `all` nor `redirect=`, so hosts not listed get neutral (RFC 7208 §4.7), which receivers treat like no SPF at all. End it with `-all` (or `~all`).",
-                    whose(&at)
-                ),
-            )
-            .with_detail(json!({ "domain": at })),
-        ),
-        Ending::All(..) | Ending::Unknown => {}
-    }
-    if let Some(chain) = walk::include_passing_everyone(root) {
-        findings.push(
-            Finding::new(
-                FindingCode::SpfPermissiveAll,
-                Severity::Critical,
-                format!(
-                    "`{}` in {domain} leads to a record ending in `+all` ({}), so every host on the internet passes SPF for {domain}. Remove the include or ask its owner to end with `-all`.",
-                    chain[0],
-                    chain.join(" → ")
-                ),
-            )
-            .with_detail(json!({ "chain": chain })),
         );
     }
     findings

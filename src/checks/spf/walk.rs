@@ -10,19 +10,20 @@
 //!   elsewhere is walked (and counted) twice, as receivers do.
 //! - Targets with macros other than `%{d}` depend on the sender: the term is counted, not followed.
 //!
-//! Terms of one record are walked concurrently; the round's DNS cache joins repeated lookups.
+//! Terms of one record are walked concurrently; the round's DNS cache joins repeated lookups. The tree
+//! types are in `tree.rs`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures::future::{BoxFuture, join_all};
-use serde::Serialize;
 
-use crate::dns::{Answer, LookupError, Lookups, Txt};
+use crate::dns::{Answer, Lookups, Txt};
 
 use super::eval::{MX_LIMIT, check_domain};
 use super::parse::{SyntaxError, parse};
-use super::record::{Mechanism, Modifier, Qualifier, Record, TermKind};
+use super::record::{Mechanism, Modifier, Record, Term, TermKind};
 use super::select::{NearMiss, Selection, select};
+pub use super::tree::{Branch, Ending, Issue, Node, NodeStatus, TermCost, Walk};
 
 /// RFC 7208 §3.4: "keep the record size under 450 octets" so the answer fits one UDP datagram.
 pub const RECORD_LENGTH_LIMIT: usize = 450;
@@ -33,178 +34,6 @@ pub const STRING_LENGTH_LIMIT: usize = 255;
 const RECORD_BUDGET: usize = 64;
 /// Deeper than this, receivers have long stopped (each level costs at least one lookup).
 const MAX_DEPTH: usize = 12;
-
-/// One record in the tree.
-#[derive(Debug, Clone, Serialize)]
-pub struct Node {
-    /// The domain whose TXT records were read.
-    pub domain: String,
-    /// The SPF record, when exactly one was found.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub record: Option<String>,
-    /// What was found there.
-    pub status: NodeStatus,
-    /// DNS-querying terms in this record and below.
-    pub lookups: u32,
-    /// Void lookups in this record and below.
-    pub void_lookups: u32,
-    /// The terms that cost lookups, with their cost.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub terms: Vec<TermCost>,
-    /// The parsed record, for findings about its `all`.
-    #[serde(skip)]
-    pub parsed: Option<Record>,
-}
-
-/// What a domain publishes, as far as SPF goes.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum NodeStatus {
-    /// One valid SPF record.
-    Ok,
-    /// No SPF record.
-    NoSpf {
-        /// Why, for a human.
-        why: String,
-        /// The TXT lookup itself was void (NXDOMAIN or no TXT at all).
-        void: bool,
-        /// TXT records that look like a mistaken SPF record.
-        #[serde(skip_serializing_if = "Vec::is_empty")]
-        near_misses: Vec<String>,
-    },
-    /// More than one SPF record.
-    MultipleRecords {
-        /// The records.
-        records: Vec<String>,
-    },
-    /// The record breaks the grammar.
-    SyntaxError {
-        /// Every error, located.
-        errors: Vec<String>,
-    },
-    /// The TXT lookup failed.
-    LookupFailed {
-        /// The failure.
-        error: String,
-    },
-    /// Not fetched: the tree is deeper or larger than receivers would ever evaluate.
-    NotWalked {
-        /// Why.
-        why: String,
-    },
-}
-
-/// A DNS-querying term and what it costs.
-#[derive(Debug, Clone, Serialize)]
-pub struct TermCost {
-    /// The term as written.
-    pub term: String,
-    /// Lookups: 1 for the term plus everything below it.
-    pub lookups: u32,
-    /// Void lookups it leads to.
-    pub void_lookups: u32,
-    /// The target name, when known without a sender.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub target: Option<String>,
-    /// Anything notable (not followed, loop, MX host count, …).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-    /// The include/redirect target's record.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub node: Option<Box<Node>>,
-    /// `include` or `redirect`, for finding messages.
-    #[serde(skip)]
-    pub branch: Option<Branch>,
-}
-
-/// How a term leads to another record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Branch {
-    /// `include:` with its qualifier.
-    Include(Qualifier),
-    /// `redirect=`.
-    Redirect,
-}
-
-/// Something a finding is made of, with where in the tree it is (`path`: root first).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Issue {
-    /// An include/redirect back to an ancestor.
-    Loop {
-        /// Domains from the root to the record holding the term.
-        path: Vec<String>,
-        /// The term.
-        term: String,
-        /// The ancestor it points back to.
-        target: String,
-    },
-    /// An include/redirect target without an SPF record.
-    WithoutSpf {
-        /// Domains from the root to the record holding the term.
-        path: Vec<String>,
-        /// The term.
-        term: String,
-        /// The target.
-        target: String,
-        /// Why the target has none.
-        why: String,
-    },
-    /// A nested record that is broken (several records or grammar errors).
-    BrokenTarget {
-        /// Domains from the root to the broken record.
-        path: Vec<String>,
-        /// Several records, or a syntax error.
-        status: NodeStatus,
-    },
-    /// A DNS lookup failed; the counts may be incomplete.
-    LookupFailed {
-        /// Domains from the root to the record holding the term.
-        path: Vec<String>,
-        /// What was looked up.
-        what: String,
-        /// The failure.
-        error: LookupError,
-    },
-    /// A `ptr` mechanism.
-    Ptr {
-        /// Domains from the root to the record holding it.
-        path: Vec<String>,
-        /// The term.
-        term: String,
-    },
-    /// An `mx` whose target has more than 10 MX records (a permerror by itself).
-    TooManyMx {
-        /// Domains from the root to the record holding it.
-        path: Vec<String>,
-        /// The term.
-        term: String,
-        /// How many MX records.
-        hosts: usize,
-    },
-    /// A TXT character-string over 255 bytes in an SPF record.
-    LongString {
-        /// The domain.
-        domain: String,
-        /// The string's length.
-        len: usize,
-    },
-    /// An SPF record over 450 bytes.
-    LongRecord {
-        /// The domain.
-        domain: String,
-        /// The record's length.
-        len: usize,
-    },
-}
-
-/// The walked tree and what it revealed.
-#[derive(Debug, Clone)]
-pub struct Walk {
-    /// The root record.
-    pub root: Node,
-    /// Issues found anywhere in the tree, in tree order.
-    pub issues: Vec<Issue>,
-}
 
 /// Walk the SPF tree of `domain`.
 pub async fn walk(dns: &Lookups, domain: &str) -> Walk {
@@ -350,7 +179,7 @@ impl Walker<'_> {
     async fn term(
         &self,
         record: &Record,
-        term: &super::record::Term,
+        term: &Term,
         domain: &str,
         path: &[String],
     ) -> Option<(TermCost, Vec<Issue>)> {
@@ -579,52 +408,4 @@ fn no_spf_among(domain: &str, count: usize, misses: &[NearMiss]) -> NodeStatus {
         void: false,
         near_misses: misses.iter().map(|m| m.text.clone()).collect(),
     }
-}
-
-/// How a record ends for unmatched senders, following `redirect=` as evaluation would.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ending {
-    /// An `all` with this qualifier, in this domain's record.
-    All(Qualifier, String),
-    /// Neither `all` nor `redirect=`: RFC 7208 §4.7 default neutral, in this domain's record.
-    Default(String),
-    /// Unknown (a redirect not followed or broken).
-    Unknown,
-}
-
-/// The ending of `node`'s record, through its redirect chain.
-pub fn ending(node: &Node) -> Ending {
-    let Some(record) = &node.parsed else {
-        return Ending::Unknown;
-    };
-    if let Some((_, q)) = record.all() {
-        return Ending::All(q, node.domain.clone());
-    }
-    if record.redirect().is_none() {
-        return Ending::Default(node.domain.clone());
-    }
-    node.terms
-        .iter()
-        .find(|t| t.branch == Some(Branch::Redirect))
-        .and_then(|t| t.node.as_deref())
-        .map_or(Ending::Unknown, ending)
-}
-
-/// The chain of `+include`s through which every sender passes (a record ending in `+all` reached by
-/// includes that all pass), root excluded; `None` when there is none.
-pub fn include_passing_everyone(node: &Node) -> Option<Vec<String>> {
-    for cost in &node.terms {
-        let (Some(Branch::Include(Qualifier::Pass)), Some(child)) = (cost.branch, &cost.node)
-        else {
-            continue;
-        };
-        if matches!(ending(child), Ending::All(Qualifier::Pass, _)) {
-            return Some(vec![cost.term.clone()]);
-        }
-        if let Some(mut chain) = include_passing_everyone(child) {
-            chain.insert(0, cost.term.clone());
-            return Some(chain);
-        }
-    }
-    None
 }
