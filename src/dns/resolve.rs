@@ -74,9 +74,9 @@ impl Upstream {
 
     /// One query to the network, within the concurrency limit.
     pub async fn query(&self, name: &str, kind: RecordKind) -> Fetched {
-        let fqdn = match Name::from_ascii(format!("{name}.")) {
-            Ok(n) if !name.is_empty() => n,
-            _ => {
+        let fqdn = match wire_name(name) {
+            Some(n) => n,
+            None => {
                 return Fetched {
                     result: Err(LookupError::InvalidName(name.to_owned())),
                     ttl: Duration::ZERO,
@@ -149,8 +149,24 @@ fn record_type(kind: RecordKind) -> RecordType {
     }
 }
 
-fn name_text(name: &Name) -> String {
-    super::normalize(&name.to_ascii())
+/// A name as raw labels. RFC 7208 §7 macros can put any visible character in a label
+/// (`exists:%{l}.user.example.com` with the local part `a+b`, `a:foo:bar/baz.example.com`), and DNS
+/// carries any octet (RFC 2181 §11); `Name::from_ascii` would reject those labels or read `\` escapes.
+/// `None` for an empty name, an empty label, a label over 63 bytes or a name over 255 bytes.
+pub(crate) fn wire_name(name: &str) -> Option<Name> {
+    if name.is_empty() {
+        return None;
+    }
+    Name::from_labels(name.split('.').map(str::as_bytes)).ok()
+}
+
+/// The inverse of [`wire_name`]: labels joined by dots, unescaped, lower-case.
+pub(crate) fn name_text(name: &Name) -> String {
+    let labels: Vec<String> = name
+        .iter()
+        .map(|label| String::from_utf8_lossy(label).into_owned())
+        .collect();
+    super::normalize(&labels.join("."))
 }
 
 fn convert(data: &RData) -> Option<Rdata> {

@@ -59,6 +59,7 @@ impl FakeRecord {
 struct Zone {
     records: HashMap<String, Vec<FakeRecord>>,
     timeouts: HashSet<String>,
+    partial_timeouts: HashSet<String>,
     servfails: HashSet<String>,
     refused: HashSet<String>,
 }
@@ -128,6 +129,13 @@ impl FakeDns {
     /// Never answer queries for `name`.
     pub fn timeout(&self, name: &str) -> &Self {
         self.write().timeouts.insert(super::normalize(name));
+        self
+    }
+
+    /// Answer queries for `name` only for the types it has records of; never answer the others (a server
+    /// that times out on unknown types, as the RFC 7208 test suite's `TIMEOUT` beside records means).
+    pub fn timeout_other_types(&self, name: &str) -> &Self {
+        self.write().partial_timeouts.insert(super::normalize(name));
         self
     }
 
@@ -269,9 +277,17 @@ fn respond(query: &[u8], zone: &RwLock<Zone>, udp: bool) -> Option<Vec<u8>> {
     reply.add_query(question.clone());
     let zone = zone.read().unwrap_or_else(|e| e.into_inner());
     let qtype = question.query_type();
-    let mut name = super::normalize(&question.name().to_ascii());
+    let mut name = super::resolve::name_text(question.name());
     for _ in 0..10 {
         if zone.timeouts.contains(&name) {
+            return None;
+        }
+        if zone.partial_timeouts.contains(&name)
+            && !zone.records.get(&name).is_some_and(|rs| {
+                rs.iter()
+                    .any(|r| r.record_type() == qtype || matches!(r, FakeRecord::Cname(_)))
+            })
+        {
             return None;
         }
         if zone.servfails.contains(&name) {
@@ -350,7 +366,7 @@ fn fqdn(name: &str) -> Option<Name> {
     if trimmed.is_empty() {
         return Some(Name::root());
     }
-    Name::from_ascii(format!("{trimmed}.")).ok()
+    super::resolve::wire_name(trimmed)
 }
 
 /// The reverse-lookup owner name for `ip`, for adding PTR records.

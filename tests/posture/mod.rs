@@ -3,3 +3,4 @@
 
 mod dkim;
 mod dmarc;
+mod spf;

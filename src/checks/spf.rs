@@ -1,8 +1,0 @@
-//! spf check (to be written).
-
-use super::{DomainContext, Outcome};
-
-/// Run the spf check.
-pub async fn check(_cx: &DomainContext) -> Outcome {
-    Outcome::default()
-}

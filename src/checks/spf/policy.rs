@@ -1,0 +1,204 @@
+//! Findings about the record as a policy: the lookup and void-lookup limits over the whole tree (with the
+//! heaviest branches named), and how the record ends for senders nothing matched (`+all`, `?all`, no
+//! `all`, or an include that passes everyone).
+
+use serde_json::json;
+
+use crate::findings::{Finding, FindingCode, Severity};
+
+use super::eval::{LOOKUP_LIMIT, VOID_LIMIT};
+use super::record::Qualifier;
+use super::tree::{Branch, Ending, Node, NodeStatus, ending, include_passing_everyone};
+
+/// How many of the heaviest branches a too_many_lookups message names.
+const BRANCHES_NAMED: usize = 5;
+
+pub(super) fn limit_findings(domain: &str, root: &Node) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let tree = serde_json::to_value(root).unwrap_or_default();
+    if root.lookups > LOOKUP_LIMIT {
+        let mut branches: Vec<(&str, u32)> = root
+            .terms
+            .iter()
+            .filter(|t| t.lookups > 0)
+            .map(|t| {
+                let label = match (t.branch, &t.target) {
+                    (Some(_), Some(target)) => target.as_str(),
+                    _ => t.term.as_str(),
+                };
+                (label, t.lookups)
+            })
+            .collect();
+        branches.sort_by_key(|b| std::cmp::Reverse(b.1));
+        let named: Vec<String> = branches
+            .iter()
+            .take(BRANCHES_NAMED)
+            .map(|(label, n)| format!("{label} ({n})"))
+            .collect();
+        findings.push(
+            Finding::new(
+                FindingCode::SpfTooManyLookups,
+                Severity::Critical,
+                format!(
+                    "SPF needs {}{} DNS lookups; receivers stop at {LOOKUP_LIMIT} and return permerror. Flatten or remove includes: {}.",
+                    if truncated(root) { "at least " } else { "" },
+                    root.lookups,
+                    named.join(", ")
+                ),
+            )
+            .with_detail(json!({
+                "lookups": root.lookups,
+                "limit": LOOKUP_LIMIT,
+                "branches": branches.iter().map(|(l, n)| json!({ "branch": l, "lookups": n })).collect::<Vec<_>>(),
+                "tree": tree,
+            })),
+        );
+    }
+    if root.void_lookups > VOID_LIMIT {
+        let mut sources = Vec::new();
+        void_sources(root, &mut sources);
+        findings.push(
+            Finding::new(
+                FindingCode::SpfTooManyVoidLookups,
+                Severity::Critical,
+                format!(
+                    "Evaluating the SPF record of {domain} meets {} lookups that return nothing; receivers stop at {VOID_LIMIT} and return permerror. Remove or fix: {}.",
+                    root.void_lookups,
+                    sources.join(", ")
+                ),
+            )
+            .with_detail(json!({
+                "void_lookups": root.void_lookups,
+                "limit": VOID_LIMIT,
+                "sources": sources,
+                "tree": tree,
+            })),
+        );
+    }
+    findings
+}
+
+/// Whether part of the tree was not walked (too deep or too large): counts are then lower bounds.
+fn truncated(node: &Node) -> bool {
+    matches!(node.status, NodeStatus::NotWalked { .. })
+        || node
+            .terms
+            .iter()
+            .filter_map(|t| t.node.as_deref())
+            .any(truncated)
+}
+
+/// The terms that cause void lookups, for the message: "`a:x.test` in d.test (x.test has no A or AAAA
+/// records)".
+fn void_sources(node: &Node, out: &mut Vec<String>) {
+    for t in &node.terms {
+        let own = t.void_lookups - t.node.as_ref().map_or(0, |n| n.void_lookups);
+        if own > 0 {
+            let why = match (&t.node, &t.note) {
+                (Some(child), _) => match &child.status {
+                    NodeStatus::NoSpf { why, .. } => why.clone(),
+                    _ => String::new(),
+                },
+                (None, Some(note)) => note.clone(),
+                (None, None) => String::new(),
+            };
+            out.push(format!("`{}` in {} ({why})", t.term, node.domain));
+        }
+        if let Some(child) = &t.node {
+            void_sources(child, out);
+        }
+    }
+}
+
+pub(super) fn ending_findings(domain: &str, root: &Node) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let all_term = |at: &str| -> String {
+        let find = |node: &Node| -> Option<String> {
+            node.parsed
+                .as_ref()
+                .and_then(|r| r.all().map(|(t, _)| t.text.clone()))
+        };
+        let mut node = root;
+        loop {
+            if node.domain == at {
+                return find(node).unwrap_or_else(|| "all".into());
+            }
+            match node
+                .terms
+                .iter()
+                .find(|t| t.branch == Some(Branch::Redirect))
+                .and_then(|t| t.node.as_deref())
+            {
+                Some(next) => node = next,
+                None => return "all".into(),
+            }
+        }
+    };
+    let whose = |at: &str| {
+        if at == domain {
+            "The record".to_owned()
+        } else {
+            format!("The record of {at} (the redirect target)")
+        }
+    };
+    match ending(root) {
+        Ending::All(Qualifier::Pass, at) => {
+            let term = all_term(&at);
+            let bare = if term.starts_with('+') {
+                String::new()
+            } else {
+                " (`all` without a qualifier means `+all`)".to_owned()
+            };
+            findings.push(
+                Finding::new(
+                    FindingCode::SpfPermissiveAll,
+                    Severity::Critical,
+                    format!(
+                        "{} ends in `{term}`{bare}: every host on the internet passes SPF for {domain}. Replace it with `-all` (or `~all` while testing).",
+                        whose(&at)
+                    ),
+                )
+                .with_detail(json!({ "term": term, "domain": at })),
+            );
+        }
+        Ending::All(Qualifier::Neutral, at) => findings.push(
+            Finding::new(
+                FindingCode::SpfNeutralAll,
+                Severity::Warning,
+                format!(
+                    "{} ends in `{}`: hosts not listed get neutral, which receivers treat like no SPF at all. End it with `-all` (or `~all`).",
+                    whose(&at),
+                    all_term(&at)
+                ),
+            )
+            .with_detail(json!({ "domain": at })),
+        ),
+        Ending::Default(at) => findings.push(
+            Finding::new(
+                FindingCode::SpfNeutralAll,
+                Severity::Warning,
+                format!(
+                    "{} has neither `all` nor `redirect=`, so hosts not listed get neutral (RFC 7208 §4.7), which receivers treat like no SPF at all. End it with `-all` (or `~all`).",
+                    whose(&at)
+                ),
+            )
+            .with_detail(json!({ "domain": at })),
+        ),
+        Ending::All(..) | Ending::Unknown => {}
+    }
+    if let Some(chain) = include_passing_everyone(root) {
+        findings.push(
+            Finding::new(
+                FindingCode::SpfPermissiveAll,
+                Severity::Critical,
+                format!(
+                    "`{}` in {domain} leads to a record ending in `+all` ({}), so every host on the internet passes SPF for {domain}. Remove the include or ask its owner to end with `-all`.",
+                    chain[0],
+                    chain.join(" → ")
+                ),
+            )
+            .with_detail(json!({ "chain": chain })),
+        );
+    }
+    findings
+}
