@@ -1,0 +1,5 @@
+mod bimi;
+mod mta_sts;
+mod mx;
+mod ptr;
+mod tls_rpt;
