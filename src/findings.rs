@@ -155,6 +155,7 @@ finding_codes! {
 
     PtrMissing => "ptr.missing", "A sending IP has no PTR record.";
     PtrFcrdnsMismatch => "ptr.fcrdns_mismatch", "A sending IP's PTR name does not resolve back to the IP.";
+    PtrMultipleNames => "ptr.multiple_names", "A sending IP has several PTR names; some receivers look at only one.";
     PtrLookupFailed => "ptr.lookup_failed", "A DNS lookup needed for PTR/FCrDNS failed.";
 
     MtaStsMissing => "mta_sts.missing", "No MTA-STS record is published.";
@@ -272,6 +273,7 @@ mod tests {
             assert!(
                 code.as_str()
                     .chars()
+                    // Digits too: DESIGN §4 names `dkim.sha1_only`.
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.'),
                 "{code} is not snake_case"
             );

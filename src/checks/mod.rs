@@ -13,6 +13,7 @@ pub mod mta_sts;
 pub mod mx;
 pub mod ptr;
 pub mod spf;
+mod tag_list;
 pub mod tls_rpt;
 
 use std::net::IpAddr;

@@ -1,6 +1,11 @@
 //! DNS posture checks against a real nsd serving tests/fixtures/zones: one domain per finding code and a
 //! clean domain per check, asserting the exact codes.
 
+mod bimi;
 mod dkim;
 mod dmarc;
+mod mta_sts;
+mod mx;
+mod ptr;
 mod spf;
+mod tls_rpt;
