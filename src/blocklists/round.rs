@@ -278,3 +278,60 @@ fn with(mut detail: serde_json::Value, key: &str, value: impl Serialize) -> serd
     }
     detail
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blocklists::generic_zone;
+    use crate::dns::Resolver;
+    use crate::dns::testing::FakeDns;
+
+    #[tokio::test]
+    async fn untrusted_zones_turn_answers_into_could_not_check() {
+        let fake = FakeDns::start().await.unwrap();
+        fake.load(
+            "2.0.0.127.ok.test A 127.0.0.2\n\
+             10.2.0.192.ok.test A 127.0.0.2\n\
+             2.0.0.127.flaky.test TIMEOUT\n\
+             10.2.0.192.flaky.test A 127.0.0.2\n\
+             2.0.0.127.ref.test A 127.0.0.1\n\
+             10.2.0.192.ref.test A 127.0.0.1",
+        )
+        .unwrap();
+        let dns = Resolver::new(&fake.settings()).unwrap().round();
+        let zones = ["ok.test", "flaky.test", "ref.test"].map(generic_zone);
+        let mut targets = Targets::new();
+        targets.add_ip("192.0.2.10".parse().unwrap());
+        targets.add_ip("192.0.2.11".parse().unwrap());
+        let r = run_round(&dns, &zones, &targets).await;
+        let t = Target::Ip("192.0.2.10".parse().unwrap());
+        assert!(r.listing(&t, "ok.test").unwrap().is_listed());
+        // The test point timed out: the listing answer is not trusted, the target is unknown there.
+        assert!(matches!(
+            r.listing(&t, "flaky.test"),
+            Some(Listing::LookupFailed(Failure::Untrusted(why))) if why.contains("could not be queried")
+        ));
+        assert_eq!(r.listing(&t, "ref.test").unwrap().state(), "refused");
+        assert_eq!(r.targets[0].status, Severity::Critical);
+        assert_eq!(r.targets[1].status, Severity::Unknown);
+        let by_code = |c| {
+            r.findings
+                .iter()
+                .filter(|f| f.code == c)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(by_code(FindingCode::BlocklistListed).len(), 1);
+        let failed = by_code(FindingCode::BlocklistLookupFailed);
+        assert_eq!(failed.len(), 1);
+        assert!(
+            failed[0].message.starts_with(
+                "Lookups on flaky.test failed (no answer from the resolver (timed out))"
+            )
+        );
+        assert_eq!(failed[0].detail["target_count"], 2);
+        let refused = by_code(FindingCode::BlocklistQueryRefused);
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].detail["target_count"], 2);
+        assert_eq!(r.health("ok.test").map(ZoneHealth::is_healthy), Some(true));
+    }
+}
