@@ -211,11 +211,11 @@ fn judge<'a>(probes: impl Iterator<Item = &'a Probe>) -> HealthState {
         match (&p.listing, p.must_be_listed) {
             (Listing::Listed(_), true) | (Listing::NotListed, false) => {}
             (Listing::NotListed, true) => problems.push(format!(
-                "{} is not listed, though every list must list it (empty, dead or misnamed zone?)",
+                "{} is not listed, though every list must list it: empty, dead or misnamed zone?",
                 p.point
             )),
             (Listing::Listed(_), false) => problems.push(format!(
-                "{} is listed, though no list may list it (a zone that does may list every address)",
+                "{} is listed, though no list may list it: a zone that does may list every address",
                 p.point
             )),
             (Listing::LookupFailed(Failure::Undocumented(codes)), _) => problems.push(format!(

@@ -148,26 +148,25 @@ pub(super) fn listed_finding(target: &Target, zone: &Zone, listed: &Listed) -> F
         .as_ref()
         .map(|r| format!(", reason: \"{r}\""))
         .unwrap_or_default();
-    let delist = zone
+    let removal = zone
         .delist_url()
-        .map(|u| format!("; delist at {u}"))
-        .unwrap_or_default();
+        .map(|u| format!("ask for removal at {u}"))
+        .unwrap_or_else(|| "ask the list for removal".to_owned());
     let (severity, message) = if listed.is_policy_only() {
         (
             Severity::Warning,
             format!(
-                "{target} is on {}'s policy list ({what}){reason}: this says what kind of address it is, \
-                 not that it sent spam, but receivers that use {} refuse its mail; if it is a mail server, \
-                 ask for its removal{delist}.",
-                zone.zone(),
-                zone.zone()
+                "{target} is on {zone}'s policy list ({what}){reason}; this says what kind of address it is, \
+                 not that it sent spam, but receivers that use {zone} refuse its mail: if it is a mail server, \
+                 {removal}.",
+                zone = zone.zone(),
             ),
         )
     } else {
         (
             Severity::Critical,
             format!(
-                "{target} is listed on {} ({what}){reason}; find and stop the cause, then ask for removal{delist}.",
+                "{target} is listed on {} ({what}){reason}; find and stop the cause, then {removal}.",
                 zone.zone()
             ),
         )

@@ -244,7 +244,7 @@ fn zone_findings(zone: &Zone, health: &ZoneHealth, results: &[TargetListings]) -
                     unchecked(&not_checked)
                 ),
             )
-            .with_detail(with(zone_detail(zone, &not_checked), "code", &code)),
+            .with_detail(with(zone_detail(zone, &not_checked), "code", code)),
         );
     }
     let health_failure = health.families.iter().find_map(|f| match &f.state {
@@ -261,12 +261,12 @@ fn zone_findings(zone: &Zone, health: &ZoneHealth, results: &[TargetListings]) -
                 FindingCode::BlocklistLookupFailed,
                 Severity::Unknown,
                 format!(
-                    "Lookups on {name} failed ({f}); the listing state is unknown, neither listed nor clean.{} \
+                    "Lookups on {name} failed: {f}; the listing state is unknown, neither listed nor clean.{} \
                      Check the resolver (dns.nameservers) and that the zone still exists.",
                     unchecked(&not_checked)
                 ),
             )
-            .with_detail(with(zone_detail(zone, &not_checked), "error", &f.kind())),
+            .with_detail(with(zone_detail(zone, &not_checked), "error", f.kind())),
         );
     }
     out
@@ -325,7 +325,7 @@ mod tests {
         assert_eq!(failed.len(), 1);
         assert!(
             failed[0].message.starts_with(
-                "Lookups on flaky.test failed (no answer from the resolver (timed out))"
+                "Lookups on flaky.test failed: no answer from the resolver (timed out);"
             )
         );
         assert_eq!(failed[0].detail["target_count"], 2);

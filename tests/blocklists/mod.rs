@@ -158,7 +158,7 @@ async fn ip4set_listed_clean_several_codes_refused_and_reasons() {
     assert_eq!(
         first.message,
         "192.0.2.10 is listed on ip4.bl.test (127.0.0.2-127.0.0.11), reason: \"Spam source 192.0.2.10 seen \
-         in traps\"; find and stop the cause, then ask for removal; delist at https://ip4.bl.test/delist."
+         in traps\"; find and stop the cause, then ask for removal at https://ip4.bl.test/delist."
     );
     let statuses: Vec<Severity> = r.targets.iter().map(|t| t.status).collect();
     assert_eq!(
@@ -450,7 +450,7 @@ async fn catalogue_tables_decode_real_answers() {
         "{msg}"
     );
     assert!(
-        msg.ends_with("delist at https://check.spamhaus.org/."),
+        msg.ends_with("ask for removal at https://check.spamhaus.org/."),
         "{msg}"
     );
     let (sev, msg) = severity_of("192.0.2.20");
