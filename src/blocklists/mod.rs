@@ -4,7 +4,8 @@
 //!
 //! - [`zones`]: the curated catalogue, as data, one source link per entry; dead lists.
 //! - [`Zone`] (`zone.rs`): a zone ready to query — from the catalogue, from `blocklists.extra`, or ad hoc
-//!   ([`generic_zone`]); [`select`] builds the configured set (Spamhaus DQS when a key is set).
+//!   ([`generic_zone`]).
+//! - [`select`] (`select.rs`): the configured set (defaults, enable, disable, extra; DQS when a key is set).
 //! - `decode.rs`: every A answer of one query → one [`Listing`].
 //! - [`query`] (`query.rs`): query names (IPv4 reversed, IPv6 nibbles, domains) and one lookup with its
 //!   TXT reason.
@@ -18,6 +19,7 @@ mod health;
 mod query;
 mod report;
 mod round;
+mod select;
 mod targets;
 mod zone;
 pub mod zones;
@@ -34,8 +36,9 @@ pub use health::{FamilyHealth, HealthState, Probe, ZoneHealth};
 pub use query::query;
 pub use report::{ListingJson, status_sentence};
 pub use round::{Round, TargetListings, ZoneListing, run_round};
+pub use select::{SelectError, select};
 pub use targets::{Targets, Truncation};
-pub use zone::{SelectError, Zone, generic_zone, select};
+pub use zone::{Zone, generic_zone};
 
 /// Whether a listing says the address misbehaved or only what kind of address it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
