@@ -3,6 +3,7 @@
 //! Suites live in directories (`tests/<suite>/mod.rs`) so cargo does not build each as its own binary.
 
 // Not every suite uses every starter method.
+mod blocklists;
 #[allow(dead_code)]
 mod harness;
 mod posture;

@@ -2,6 +2,7 @@
 
 pub mod https;
 pub mod nsd;
+pub mod rbldnsd;
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 
