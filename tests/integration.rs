@@ -5,3 +5,5 @@
 // Not every suite uses every starter method.
 #[allow(dead_code)]
 mod harness;
+
+mod config;

@@ -148,6 +148,8 @@ pub async fn run(
         let triggers: Vec<ReloadTrigger> = batch.iter().map(|r| r.trigger).collect();
         let outcome = match load_off_thread(&source).await {
             Ok(config) => {
+                // Status first: whoever wakes up to the new config finds the status already saying so.
+                status.succeeded();
                 let changed = current.send_if_modified(|running| {
                     if **running == config {
                         return false;
@@ -155,7 +157,6 @@ pub async fn run(
                     *running = Arc::new(config);
                     true
                 });
-                status.succeeded();
                 tracing::info!(source = %source, ?triggers, changed, "configuration reloaded");
                 Ok(())
             }
