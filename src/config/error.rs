@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use super::locate::Position;
+use super::keypath::Position;
 
 /// One thing wrong with a configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,9 +86,18 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// Which pass of serde_norway an error came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pass {
+    /// Reading the YAML itself (into `IgnoredAny`): the text is not well-formed YAML.
+    Syntax,
+    /// Reading it into the raw structs: a key or a type does not fit the schema.
+    Schema,
+}
+
 /// Turn a serde_norway error into a problem: its location, its key path split from its message, and
 /// serde's wording made to speak of keys and YAML types rather than fields and Rust types.
-pub(crate) fn from_yaml(origin: &str, error: &serde_yaml::Error) -> Problem {
+pub(crate) fn from_yaml(origin: &str, error: &serde_yaml::Error, pass: Pass) -> Problem {
     let position = error.location().map(|l| Position {
         line: l.line(),
         column: l.column(),
@@ -101,10 +110,18 @@ pub(crate) fn from_yaml(origin: &str, error: &serde_yaml::Error) -> Problem {
             text.replace_range(at..at + suffix.len(), "");
         }
     }
-    let (path, message) = split_path(&text);
-    let (path, message) = reword(path, message);
     // Errors about the whole document carry no position; they concern its start.
     let position = position.or(Some(Position { line: 1, column: 1 }));
+    if pass == Pass::Syntax {
+        let message = if text.contains("more than one document") {
+            "the file holds more than one YAML document (a second `---`); keep one".to_owned()
+        } else {
+            format!("YAML syntax error: {text}")
+        };
+        return Problem::at(origin, position, "", message);
+    }
+    let (path, message) = split_path(&text);
+    let (path, message) = reword(path, message);
     Problem::at(origin, position, path, message)
 }
 
@@ -213,14 +230,6 @@ fn reword(path: String, message: String) -> (String, String) {
         && let Some((found, expected)) = rest.split_once(", expected ")
     {
         return (path, format!("expected {}, found {found}", plain(expected)));
-    }
-    if path.is_empty()
-        && (message.contains("while parsing")
-            || message.contains("while scanning")
-            || message.starts_with("did not find")
-            || message.starts_with("found "))
-    {
-        return (path, format!("YAML syntax error: {message}"));
     }
     (path, message)
 }

@@ -1,116 +1,160 @@
-//! Key paths (`domains[0].sending_ips[2]`) and where their node starts in the YAML text.
+//! Where a node at a key path starts in the YAML text.
 //!
 //! serde_norway attaches a line and column to errors raised while deserializing, but exposes no position
 //! for a value that deserialized fine and is found wrong later (a bad IP, a duplicate domain). To place
-//! those, [`locate`] walks the document again down to the node at a key path and raises an error there:
-//! the parser then fills in that node's own line and column, the same way it does for a type error, so
-//! both kinds of problem point at the same spot. One walk per problem costs a parse of the text each;
-//! the config is capped at 1 MiB and callers cap how many problems they place.
+//! those, the text is walked again with a visitor that raises an error on arriving at a wanted node:
+//! the parser then fills in that node's own line and column, exactly as it does for a type error, so
+//! both kinds of problem point at the same spot.
+//!
+//! - [`locate_many`]: one walk for many paths. At a wanted scalar the error is raised and caught again
+//!   one level up, where the walk goes on (a scalar is one parser event, already consumed, so the
+//!   parser's state is intact). This places every problem on a value in a single parse.
+//! - [`locate`]: one walk per path, stopping at the node. Used for what `locate_many` cannot place: a
+//!   mapping or a sequence (raising there would leave its events half read).
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::Deserializer;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-/// One step of a key path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Segment {
-    /// A mapping key.
-    Key(String),
-    /// A sequence index.
-    Index(usize),
-}
+use super::keypath::{KeyPath, Position, Segment};
 
-/// A path from the document root to a node, written like serde_norway writes it:
-/// `server.listen`, `domains[0].dkim_selectors[1]`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct KeyPath(Vec<Segment>);
-
-impl KeyPath {
-    /// The document root.
-    pub fn root() -> Self {
-        KeyPath(Vec::new())
-    }
-
-    /// This path extended by a mapping key.
-    pub fn key(&self, key: &str) -> Self {
-        let mut segments = self.0.clone();
-        segments.push(Segment::Key(key.to_owned()));
-        KeyPath(segments)
-    }
-
-    /// This path extended by a sequence index.
-    pub fn index(&self, index: usize) -> Self {
-        let mut segments = self.0.clone();
-        segments.push(Segment::Index(index));
-        KeyPath(segments)
-    }
-
-    /// The path one step up (the root stays the root).
-    pub fn parent(&self) -> Self {
-        let mut segments = self.0.clone();
-        segments.pop();
-        KeyPath(segments)
-    }
-
-    /// Whether this is the root.
-    pub fn is_root(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Display for KeyPath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, segment) in self.0.iter().enumerate() {
-            match segment {
-                Segment::Key(key) if i == 0 => f.write_str(key)?,
-                Segment::Key(key) => write!(f, ".{key}")?,
-                Segment::Index(index) => write!(f, "[{index}]")?,
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A position in the text, both 1-based.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Position {
-    /// Line, from 1.
-    pub line: usize,
-    /// Column, from 1.
-    pub column: usize,
-}
+/// The message of the error a walk raises on reaching its node; never shown to anyone.
+const FOUND: &str = "senderscope-locate: node found";
 
 /// Where the node at `path` starts, or `None` when the document has no such node (a key left to its
 /// default) or cannot be parsed.
 pub fn locate(text: &str, path: &KeyPath) -> Option<Position> {
-    let probe = Probe {
-        target: &path.0,
-        depth: 0,
+    let mut tree = Tree::default();
+    tree.insert(path.segments(), 0);
+    let found = RefCell::new(vec![None]);
+    let walk = Walk {
+        tree: &tree,
+        found: &found,
+        stop: true,
     };
-    let deserializer = serde_yaml::Deserializer::from_str(text);
-    match probe.deserialize(deserializer) {
-        Ok(()) => None,
-        Err(error) if error.to_string().contains(FOUND) => {
-            error.location().map(|location| Position {
-                line: location.line(),
-                column: location.column(),
-            })
-        }
-        Err(_) => None,
+    match walk.deserialize(serde_yaml::Deserializer::from_str(text)) {
+        Ok(()) => found.into_inner().pop().flatten(),
+        Err(error) => found_at(&error.to_string()),
     }
 }
 
-/// The message of the error a probe raises on reaching its node; never shown to anyone.
-const FOUND: &str = "senderscope-locate: node found";
-
-/// Walks down `target`, skipping every other node, and fails on arriving.
-struct Probe<'a> {
-    target: &'a [Segment],
-    depth: usize,
+/// Where each of `paths` starts, in one parse; `None` for a path to a mapping or sequence, or to a
+/// node the document does not have.
+pub fn locate_many(text: &str, paths: &[KeyPath]) -> Vec<Option<Position>> {
+    let mut tree = Tree::default();
+    for (i, path) in paths.iter().enumerate() {
+        tree.insert(path.segments(), i);
+    }
+    let found = RefCell::new(vec![None; paths.len()]);
+    let walk = Walk {
+        tree: &tree,
+        found: &found,
+        stop: false,
+    };
+    // An error here is one the typed pass would have met first; what was placed before it stands.
+    let _ = walk.deserialize(serde_yaml::Deserializer::from_str(text));
+    found.into_inner()
 }
 
-impl<'de> DeserializeSeed<'de> for Probe<'_> {
+/// The position in the text of an error raised with [`FOUND`]: serde_norway writes it as
+/// `path: message at line L column C`, and leaves the suffix out for line 1 column 1.
+fn found_at(error: &str) -> Option<Position> {
+    let (head, tail) = match error.rfind(" at line ") {
+        Some(at) => (&error[..at], Some(&error[at + " at line ".len()..])),
+        None => (error, None),
+    };
+    if !head.ends_with(FOUND) {
+        return None;
+    }
+    let Some(tail) = tail else {
+        return Some(Position { line: 1, column: 1 });
+    };
+    let (line, column) = tail.split_once(" column ")?;
+    Some(Position {
+        line: line.parse().ok()?,
+        column: column.parse().ok()?,
+    })
+}
+
+/// The wanted paths as a tree, each node listing the paths (by index) that end there.
+#[derive(Default)]
+struct Tree {
+    ends: Vec<usize>,
+    keys: HashMap<String, Tree>,
+    indices: HashMap<usize, Tree>,
+}
+
+impl Tree {
+    fn insert(&mut self, segments: &[Segment], id: usize) {
+        match segments.split_first() {
+            None => self.ends.push(id),
+            Some((Segment::Key(key), rest)) => {
+                self.keys.entry(key.clone()).or_default().insert(rest, id)
+            }
+            Some((Segment::Index(i), rest)) => self.indices.entry(*i).or_default().insert(rest, id),
+        }
+    }
+}
+
+/// Walks the wanted parts of the document, skipping the rest.
+struct Walk<'a> {
+    tree: &'a Tree,
+    found: &'a RefCell<Vec<Option<Position>>>,
+    /// Stop at a wanted mapping or sequence too (by failing the whole walk) rather than going on.
+    stop: bool,
+}
+
+impl<'a> Walk<'a> {
+    fn child(&self, tree: &'a Tree) -> Walk<'a> {
+        Walk {
+            tree,
+            found: self.found,
+            stop: self.stop,
+        }
+    }
+
+    fn scalar<E: de::Error>(&self) -> Result<(), E> {
+        if self.tree.ends.is_empty() {
+            Ok(())
+        } else {
+            Err(E::custom(FOUND))
+        }
+    }
+
+    fn collection<E: de::Error>(&self) -> Result<(), E> {
+        if self.stop && !self.tree.ends.is_empty() {
+            Err(E::custom(FOUND))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Walk into `tree`'s node through `step`; a [`FOUND`] error coming back is where its paths are.
+    fn descend<E: de::Error>(
+        &self,
+        tree: &Tree,
+        step: impl FnOnce() -> Result<(), E>,
+    ) -> Result<(), E> {
+        match step() {
+            Err(error) if !self.stop => match found_at(&error.to_string()) {
+                Some(position) => {
+                    let mut found = self.found.borrow_mut();
+                    for id in &tree.ends {
+                        found[*id] = Some(position);
+                    }
+                    Ok(())
+                }
+                None => Err(error),
+            },
+            other => other,
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Walk<'_> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
@@ -118,18 +162,7 @@ impl<'de> DeserializeSeed<'de> for Probe<'_> {
     }
 }
 
-impl Probe<'_> {
-    fn arrived<E: de::Error>(&self) -> Result<(), E> {
-        if self.depth == self.target.len() {
-            Err(E::custom(FOUND))
-        } else {
-            // A scalar where the path goes deeper: the path does not exist.
-            Ok(())
-        }
-    }
-}
-
-impl<'de> Visitor<'de> for Probe<'_> {
+impl<'de> Visitor<'de> for Walk<'_> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -137,34 +170,34 @@ impl<'de> Visitor<'de> for Probe<'_> {
     }
 
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        self.arrived()
+        self.scalar()
     }
     fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        self.arrived()
+        self.scalar()
     }
     fn visit_i128<E: de::Error>(self, _: i128) -> Result<(), E> {
-        self.arrived()
+        self.scalar()
     }
     fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        self.arrived()
+        self.scalar()
     }
     fn visit_u128<E: de::Error>(self, _: u128) -> Result<(), E> {
-        self.arrived()
+        self.scalar()
     }
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        self.arrived()
+        self.scalar()
     }
     fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        self.arrived()
+        self.scalar()
     }
     fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<(), E> {
-        self.arrived()
+        self.scalar()
     }
     fn visit_none<E: de::Error>(self) -> Result<(), E> {
-        self.arrived()
+        self.scalar()
     }
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        self.arrived()
+        self.scalar()
     }
 
     fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
@@ -172,26 +205,27 @@ impl<'de> Visitor<'de> for Probe<'_> {
     }
 
     fn visit_enum<A: de::EnumAccess<'de>>(self, _: A) -> Result<(), A::Error> {
-        // A tagged node (`!tag value`): our schema has none, so only the node itself can be the target.
-        self.arrived()
+        // A tagged node (`!tag value`): our schema has none, so nothing is wanted inside it. Its events
+        // are not consumed, so the walk must end here whatever it was looking for.
+        Err(de::Error::custom("tagged node"))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let next = match self.target.get(self.depth) {
-            None => return Err(de::Error::custom(FOUND)),
-            Some(Segment::Index(index)) => Some(*index),
-            Some(Segment::Key(_)) => None,
-        };
+        self.collection()?;
         let mut index = 0;
         loop {
-            if Some(index) == next {
-                let probe = Probe {
-                    target: self.target,
-                    depth: self.depth + 1,
-                };
-                return seq.next_element_seed(probe).map(|_| ());
-            }
-            if seq.next_element::<IgnoredAny>()?.is_none() {
+            let step = match self.tree.indices.get(&index) {
+                Some(tree) => {
+                    let mut more = true;
+                    self.descend(tree, || {
+                        more = seq.next_element_seed(self.child(tree))?.is_some();
+                        Ok(())
+                    })?;
+                    more
+                }
+                None => seq.next_element::<IgnoredAny>()?.is_some(),
+            };
+            if !step {
                 return Ok(());
             }
             index += 1;
@@ -199,35 +233,27 @@ impl<'de> Visitor<'de> for Probe<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let wanted = match self.target.get(self.depth) {
-            None => return Err(de::Error::custom(FOUND)),
-            Some(Segment::Key(key)) => Some(key.as_str()),
-            Some(Segment::Index(_)) => None,
-        };
+        self.collection()?;
         while let Some(key) = map.next_key::<KeyText>()? {
-            if wanted.is_some() && key.0.as_deref() == wanted {
-                let probe = Probe {
-                    target: self.target,
-                    depth: self.depth + 1,
-                };
-                return map.next_value_seed(probe);
+            match self.tree.keys.get(&key.0) {
+                Some(tree) => self.descend(tree, || map.next_value_seed(self.child(tree)))?,
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
             }
-            map.next_value::<IgnoredAny>()?;
         }
         Ok(())
     }
 }
 
-/// A mapping key as text; `None` for a key that is itself a collection.
-struct KeyText(Option<String>);
+/// A mapping key as text.
+struct KeyText(String);
 
 impl<'de> de::Deserialize<'de> for KeyText {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         // deserialize_str hands over a scalar's text as written (`1.10`, not 1.1), which is how the
         // typed pass saw the key too.
-        deserializer
-            .deserialize_str(KeyVisitor)
-            .map(|text| KeyText(Some(text)))
+        deserializer.deserialize_str(KeyVisitor).map(KeyText)
     }
 }
 
@@ -266,40 +292,75 @@ flow: {x: 1, y: [a, b]}
         locate(DOC, &path).map(|p| (p.line, p.column))
     }
 
-    #[test]
-    fn paths_print_like_serde_norway() {
-        let path = KeyPath::root()
-            .key("domains")
-            .index(0)
-            .key("sending_ips")
-            .index(2);
-        assert_eq!(path.to_string(), "domains[0].sending_ips[2]");
-        assert_eq!(path.parent().to_string(), "domains[0].sending_ips");
-        assert!(KeyPath::root().is_root());
+    fn root() -> KeyPath {
+        KeyPath::root()
     }
 
     #[test]
     fn nodes_are_found_in_block_and_flow_style() {
-        let root = KeyPath::root();
-        assert_eq!(at(root.key("server").key("listen")), Some((2, 11)));
-        assert_eq!(at(root.key("server")), Some((2, 3)));
-        assert_eq!(at(root.key("domains").index(1).key("name")), Some((6, 11)));
+        assert_eq!(at(root().key("server").key("listen")), Some((2, 11)));
+        assert_eq!(at(root().key("server")), Some((2, 3)));
         assert_eq!(
-            at(root.key("domains").index(0).key("sending_ips").index(1)),
-            Some((5, 30))
+            at(root().key("domains").index(1).key("name")),
+            Some((6, 11))
         );
-        assert_eq!(
-            at(root.key("domains").index(1).key("dkim_selectors").index(1)),
-            Some((9, 9))
-        );
-        assert_eq!(at(root.key("flow").key("y").index(1)), Some((10, 21)));
+        let ip = root().key("domains").index(0).key("sending_ips").index(1);
+        assert_eq!(at(ip), Some((5, 30)));
+        let selector = root()
+            .key("domains")
+            .index(1)
+            .key("dkim_selectors")
+            .index(1);
+        assert_eq!(at(selector), Some((9, 9)));
+        assert_eq!(at(root().key("flow").key("y").index(1)), Some((10, 21)));
+        assert_eq!(at(root()), Some((1, 1)));
     }
 
     #[test]
     fn absent_nodes_are_not_found() {
-        let root = KeyPath::root();
-        assert_eq!(at(root.key("state")), None);
-        assert_eq!(at(root.key("domains").index(5)), None);
-        assert_eq!(at(root.key("server").key("listen").key("deeper")), None);
+        assert_eq!(at(root().key("state")), None);
+        assert_eq!(at(root().key("domains").index(5)), None);
+        assert_eq!(at(root().key("server").key("listen").key("deeper")), None);
+    }
+
+    #[test]
+    fn one_walk_places_every_scalar_and_agrees_with_single_walks() {
+        let paths = vec![
+            root().key("flow").key("y").index(1),
+            root().key("server").key("listen"),
+            root()
+                .key("domains")
+                .index(1)
+                .key("dkim_selectors")
+                .index(0),
+            root()
+                .key("domains")
+                .index(1)
+                .key("dkim_selectors")
+                .index(1),
+            root().key("domains").index(0).key("sending_ips").index(1),
+            root().key("domains").index(0).key("name"),
+            root().key("domains").index(0).key("name"),
+            root().key("state"),
+            root().key("server"),
+        ];
+        let many = locate_many(DOC, &paths);
+        for (path, position) in paths.iter().zip(&many).take(7) {
+            assert!(position.is_some(), "{path} not placed");
+            assert_eq!(*position, locate(DOC, path), "{path}");
+        }
+        // Absent, and a mapping: left for `locate`.
+        assert_eq!(many[7], None);
+        assert_eq!(many[8], None);
+    }
+
+    #[test]
+    fn found_marker_is_read_back_from_the_error_text() {
+        assert_eq!(
+            found_at(&format!("a.b: {FOUND} at line 3 column 7")),
+            Some(Position { line: 3, column: 7 })
+        );
+        assert_eq!(found_at(FOUND), Some(Position { line: 1, column: 1 }));
+        assert_eq!(found_at("invalid type: map at line 3 column 7"), None);
     }
 }

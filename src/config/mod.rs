@@ -9,6 +9,7 @@
 
 mod duration;
 mod error;
+mod keypath;
 mod locate;
 mod model;
 mod net;
@@ -122,9 +123,9 @@ pub(crate) fn load_str_with(
     // Syntax first: serde_norway deserializes while it parses, so a type error early in the file
     // would otherwise hide a syntax error further down, which is the one to fix first.
     serde_yaml::from_str::<serde::de::IgnoredAny>(text)
-        .map_err(|e| ConfigError::one(error::from_yaml(origin, &e)))?;
-    let raw: raw::RawConfig =
-        serde_yaml::from_str(text).map_err(|e| ConfigError::one(error::from_yaml(origin, &e)))?;
+        .map_err(|e| ConfigError::one(error::from_yaml(origin, &e, error::Pass::Syntax)))?;
+    let raw: raw::RawConfig = serde_yaml::from_str(text)
+        .map_err(|e| ConfigError::one(error::from_yaml(origin, &e, error::Pass::Schema)))?;
     validate::validate(raw, text, origin, secrets)
 }
 
