@@ -25,9 +25,8 @@ impl Validator<'_> {
             &path.key("api_token_file"),
             raw.api_token_file.as_deref(),
             "SENDERSCOPE_API_TOKEN",
-            // Sent as `Authorization: Bearer <token>` (RFC 6750 §2.1 b64token): visible ASCII, no spaces.
-            |token| token.bytes().all(|b| b.is_ascii_graphic()),
-            "contains characters that cannot go in an Authorization header; use printable ASCII without spaces",
+            is_b64token,
+            "is not a bearer token (RFC 6750 §2.1: letters, digits and -._~+/, then optional =); make one with `openssl rand -hex 32`",
         );
         let max_body = path.key("max_body_bytes");
         let max_body_bytes = parse_size(&raw.max_body_bytes).and_then(|bytes| {
@@ -150,6 +149,31 @@ impl Validator<'_> {
             jitter: raw.jitter,
             concurrency: NonZeroUsize::new(concurrency).unwrap_or(NonZeroUsize::MIN),
             job_timeout,
+        }
+    }
+}
+
+/// RFC 6750 §2.1: the token of `Authorization: Bearer <token>` is a b64token,
+/// `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_b64token;
+
+    #[test]
+    fn bearer_tokens_follow_rfc_6750() {
+        for good in ["abc123", "a-b.c_d~e+f/g", "QUJD==", "0f1e2d"] {
+            assert!(is_b64token(good), "{good}");
+        }
+        for bad in ["", "==", "with space", "a=b", "tab\tx", "ünï"] {
+            assert!(!is_b64token(bad), "{bad}");
         }
     }
 }
