@@ -2,8 +2,9 @@
 //!
 //! Suites live in directories (`tests/<suite>/mod.rs`) so cargo does not build each as its own binary.
 
-// Not every suite uses every starter method.
 mod blocklists;
+mod config;
+// Not every suite uses every starter method.
 #[allow(dead_code)]
 mod harness;
 mod posture;
