@@ -157,16 +157,15 @@ fn ptr_state(ptr: &[PtrOutcome]) -> State {
             .iter()
             .any(|f| f.code == FindingCode::PtrLookupFailed)
     };
-    let missing: Vec<String> = ptr
-        .iter()
-        .filter(|o| !(o.fcrdns && o.ptr.is_some()) && !failed(o))
-        .map(|o| o.ip.to_string())
-        .collect();
-    let unverified: Vec<String> = ptr
-        .iter()
-        .filter(|o| !(o.fcrdns && o.ptr.is_some()) && failed(o))
-        .map(|o| o.ip.to_string())
-        .collect();
+    let mut missing = Vec::new();
+    let mut unverified = Vec::new();
+    for o in ptr.iter().filter(|o| !(o.fcrdns && o.ptr.is_some())) {
+        if failed(o) {
+            unverified.push(o.ip.to_string());
+        } else {
+            missing.push(o.ip.to_string());
+        }
+    }
     if !missing.is_empty() {
         State::Missing(format!("forward-confirmed PTR for {}", missing.join(", ")))
     } else if !unverified.is_empty() {
