@@ -5,3 +5,4 @@
 // Not every suite uses every starter method.
 #[allow(dead_code)]
 mod harness;
+mod posture;
