@@ -113,6 +113,32 @@ async fn many_domains_keep_their_order_and_the_in_flight_bound() {
     assert!(elapsed >= Duration::from_millis(850), "{elapsed:?}");
 }
 
+#[tokio::test]
+async fn domains_checked_in_one_round_share_its_cache() {
+    // The same domain twice in one round costs no more queries than once: every lookup of the second
+    // is served (or joined) by the round's cache. Holds whatever the checks look up.
+    let dns = FakeDns::start().await.unwrap();
+    let ip: IpAddr = "192.0.2.10".parse().unwrap();
+    dns.load(&format!(
+        "{} PTR mail.shared.test\nmail.shared.test A 192.0.2.10\nshared.test TXT \"v=spf1 -all\"",
+        ptr_name(ip)
+    ))
+    .unwrap();
+    let once = Resolver::new(&dns.settings()).unwrap();
+    let round = once.round();
+    check_domains([context("shared.test", &["192.0.2.10"], &round)], 4).await;
+    let twice = Resolver::new(&dns.settings()).unwrap();
+    let round = twice.round();
+    let cx = context("shared.test", &["192.0.2.10"], &round);
+    let reports = check_domains([cx.clone(), cx], 4).await;
+    assert_eq!(reports.len(), 2);
+    assert!(
+        once.queries_sent() >= 2,
+        "PTR and its forward lookup at least"
+    );
+    assert_eq!(twice.queries_sent(), once.queries_sent());
+}
+
 fn finding(code: FindingCode, severity: Severity) -> Finding {
     Finding::new(code, severity, format!("{} happened.", code.as_str()))
 }
