@@ -42,6 +42,16 @@ impl Nsd {
         Nsd::serve(&zones).await
     }
 
+    /// The empty `test` TLD zone (tests/fixtures/zones/test.zone). Serve it beside zones under `.test`
+    /// when lookups of their parents must be NXDOMAIN, as on the Internet (DMARC tree walk, BIMI fallback);
+    /// without it nsd answers REFUSED there, which suites use to provoke lookup failures.
+    pub fn test_tld() -> (String, PathBuf) {
+        (
+            "test".into(),
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/zones/test.zone"),
+        )
+    }
+
     /// Serve the given (zone name, zone file) pairs. Each zone file is checked with nsd-checkzone first.
     pub async fn serve(zones: &[(String, PathBuf)]) -> Nsd {
         let dir = tempfile::tempdir().expect("temp dir");

@@ -1,5 +1,5 @@
 //! The DMARC check against Debian's nsd serving tests/fixtures/zones/*.dmarc.test.zone, the report
-//! destination zones dmarc-*.test, and the empty `test` TLD the tree walk climbs to.
+//! destination zones dmarc-*.test, and the empty `test` TLD the tree walk climbs to .
 
 use std::path::PathBuf;
 
@@ -12,7 +12,7 @@ use senderscope::findings::{CheckReport, Severity};
 
 use crate::harness::nsd::Nsd;
 
-/// nsd serving every DMARC zone, the destinations, and `test`.
+/// nsd serving every DMARC zone and the destinations and `test`.
 async fn serve() -> Nsd {
     let dir = PathBuf::from("tests/fixtures/zones");
     let mut zones: Vec<(String, PathBuf)> = std::fs::read_dir(&dir)
@@ -23,10 +23,7 @@ async fn serve() -> Nsd {
             (name.ends_with(".dmarc.test") || name.starts_with("dmarc-")).then_some((name, p))
         })
         .collect();
-    zones.push((
-        "test".into(),
-        PathBuf::from("tests/fixtures/dmarc/test.zone"),
-    ));
+    zones.push(Nsd::test_tld());
     zones.sort();
     assert!(zones.len() >= 16, "DMARC zones not found: {zones:?}");
     Nsd::serve(&zones).await
