@@ -2,8 +2,19 @@
 //!
 //! - [`findings`]: severities, stable finding codes, check reports.
 //! - [`dns`]: the one DNS layer (nameservers, timeouts, cache per round, error taxonomy).
+//! - [`cli`]: the subcommands (`serve`, `config validate`); [`daemon`] wires the long-running tasks.
+//! - [`store`]: the state store (`Store` trait, SQLite implementation, migrations).
+//! - [`metrics`]: every metric family; [`http`]: the router (API, `/metrics`, auth, errors).
+//! - [`scheduler`]: jobs on intervals with jitter, bounded concurrency and timeouts; [`logging`]: tracing setup.
 
 pub mod checks;
+pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod dns;
 pub mod findings;
+pub mod http;
+pub mod logging;
+pub mod metrics;
+pub mod scheduler;
+pub mod store;

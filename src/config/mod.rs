@@ -5,6 +5,9 @@
 mod model;
 pub mod reload;
 mod secret;
+// TEMPORARY (runtime branch): stand-in loader; the lead replaces it with the config engineer's.
+mod stub;
 
 pub use model::*;
 pub use secret::Secret;
+pub use stub::{ConfigError, ConfigSource, default_source, load, load_str};
