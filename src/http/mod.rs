@@ -119,7 +119,8 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     let took = started.elapsed();
     let status = response.status();
     state.metrics.observe_http(&route, &method, status, took);
-    let ms = took.as_secs_f64() * 1000.0;
+    // Milliseconds to two decimals: enough for latency, short in the log.
+    let ms = (took.as_secs_f64() * 100_000.0).round() / 100.0;
     if matches!(route.as_str(), "/metrics" | "/healthz" | "/readyz") {
         tracing::debug!(%method, route, status = status.as_u16(), ms, "request answered");
     } else {

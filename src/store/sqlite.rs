@@ -691,6 +691,12 @@ impl Store for SqliteStore {
 
     fn close(&self) -> StoreFuture<'_, ()> {
         Box::pin(async move {
+            // Readers first: the last connection to close removes the WAL files, and only the
+            // writer's connection may do that.
+            self.readers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clear();
             let (done, closed) = oneshot::channel();
             if self.writer.send(Command::Close(done)).await.is_ok() {
                 let _ = closed.await;
@@ -706,10 +712,6 @@ impl Store for SqliteStore {
                     .map_err(|e| StoreError::db("joining the store writer", e))?
                     .map_err(|_| StoreError::Closed)?;
             }
-            self.readers
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clear();
             Ok(())
         })
     }
