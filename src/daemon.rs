@@ -76,7 +76,8 @@ pub async fn run(source: ConfigSource) -> Result<(), DaemonError> {
         path: state_path.clone(),
         source,
     };
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.state.path).map_err(store_error)?);
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&config.state.path).map_err(store_error)?);
     let dns = Resolver::with_histogram(&config.dns, metrics.dns_query_duration_seconds.clone())?;
     let addr = config.server.listen;
     let listener = TcpListener::bind(addr)
@@ -108,7 +109,11 @@ pub async fn run(source: ConfigSource) -> Result<(), DaemonError> {
         reload_status.clone(),
         shutdown.clone(),
     ));
-    let follower = tokio::spawn(follow_config(config_rx.clone(), metrics.clone(), shutdown.clone()));
+    let follower = tokio::spawn(follow_config(
+        config_rx.clone(),
+        metrics.clone(),
+        shutdown.clone(),
+    ));
     let scheduler = tokio::spawn(scheduler::run(
         scheduler::Deps {
             config: config_rx.clone(),
@@ -135,7 +140,10 @@ pub async fn run(source: ConfigSource) -> Result<(), DaemonError> {
         })
     };
 
-    notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status(&format!("watching {domains} domains"))]);
+    notify(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status(&format!("watching {domains} domains")),
+    ]);
     let watchdog = spawn_watchdog(shutdown.clone());
     tracing::info!(
         listen = %local,
@@ -164,7 +172,10 @@ pub async fn run(source: ConfigSource) -> Result<(), DaemonError> {
         task.abort();
     }
     store.close().await.map_err(store_error)?;
-    tracing::info!(ms = stopping.elapsed().as_millis() as u64, "senderscope stopped");
+    tracing::info!(
+        ms = stopping.elapsed().as_millis() as u64,
+        "senderscope stopped"
+    );
     Ok(())
 }
 
@@ -195,7 +206,11 @@ fn spawn_signals(
 }
 
 /// Keep the metrics in step with the configuration: a removed domain's series go away.
-async fn follow_config(mut config: watch::Receiver<Arc<Config>>, metrics: Arc<Metrics>, shutdown: CancellationToken) {
+async fn follow_config(
+    mut config: watch::Receiver<Arc<Config>>,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) {
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,

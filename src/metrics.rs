@@ -123,7 +123,12 @@ impl Builder {
         Ok(c)
     }
 
-    fn gauges(&mut self, name: &str, help: &str, labels: &[&str]) -> Result<IntGaugeVec, MetricsError> {
+    fn gauges(
+        &mut self,
+        name: &str,
+        help: &str,
+        labels: &[&str],
+    ) -> Result<IntGaugeVec, MetricsError> {
         self.add(IntGaugeVec::new(Opts::new(name, help), labels)?)
     }
 
@@ -242,7 +247,8 @@ impl Metrics {
         #[cfg(target_os = "linux")]
         {
             let process = prometheus::process_collector::ProcessCollector::for_self();
-            b.names.extend(process.desc().iter().map(|d| d.fq_name.clone()));
+            b.names
+                .extend(process.desc().iter().map(|d| d.fq_name.clone()));
             b.registry.register(Box::new(process))?;
         }
 
@@ -320,9 +326,14 @@ impl Metrics {
                 .set(i64::from(n));
         }
         if !facts.dkim_keys.is_empty() {
-            let seen: HashSet<&str> = facts.dkim_keys.iter().map(|k| k.selector.as_str()).collect();
+            let seen: HashSet<&str> = facts
+                .dkim_keys
+                .iter()
+                .map(|k| k.selector.as_str())
+                .collect();
             remove_where(&self.dkim_key_bits, |l| {
-                l.get("domain") == Some(&domain) && !l.get("selector").is_some_and(|s| seen.contains(s))
+                l.get("domain") == Some(&domain)
+                    && !l.get("selector").is_some_and(|s| seen.contains(s))
             });
             for key in &facts.dkim_keys {
                 self.dkim_key_bits
@@ -358,7 +369,13 @@ impl Metrics {
     }
 
     /// An HTTP request was answered. `route` is the matched route template (bounded), never the path.
-    pub fn observe_http(&self, route: &str, method: &axum::http::Method, status: axum::http::StatusCode, took: Duration) {
+    pub fn observe_http(
+        &self,
+        route: &str,
+        method: &axum::http::Method,
+        status: axum::http::StatusCode,
+        took: Duration,
+    ) {
         let method = match *method {
             axum::http::Method::GET => "GET",
             axum::http::Method::POST => "POST",
@@ -455,14 +472,23 @@ mod tests {
             ],
         );
         m.observe_check("a.test", &r);
-        assert_eq!(m.check_status.with_label_values(&["a.test", "spf"]).get(), 2);
         assert_eq!(
-            m.findings.with_label_values(&["a.test", "spf", "warning"]).get(),
+            m.check_status.with_label_values(&["a.test", "spf"]).get(),
+            2
+        );
+        assert_eq!(
+            m.findings
+                .with_label_values(&["a.test", "spf", "warning"])
+                .get(),
             2
         );
         let text = m.render().unwrap();
-        assert!(text.contains(r#"senderscope_findings{check="spf",domain="a.test",severity="critical"} 0"#));
-        assert!(text.contains(r#"senderscope_last_check_timestamp_seconds{check="spf",domain="a.test"} 1700000000"#));
+        assert!(text.contains(
+            r#"senderscope_findings{check="spf",domain="a.test",severity="critical"} 0"#
+        ));
+        assert!(text.contains(
+            r#"senderscope_last_check_timestamp_seconds{check="spf",domain="a.test"} 1700000000"#
+        ));
     }
 
     #[test]
@@ -470,10 +496,17 @@ mod tests {
         let m = Metrics::new().unwrap();
         let r = report(
             "dmarc",
-            vec![Finding::new(FindingCode::DmarcLookupFailed, Severity::Unknown, "u")],
+            vec![Finding::new(
+                FindingCode::DmarcLookupFailed,
+                Severity::Unknown,
+                "u",
+            )],
         );
         m.observe_check("a.test", &r);
-        assert_eq!(m.check_status.with_label_values(&["a.test", "dmarc"]).get(), -1);
+        assert_eq!(
+            m.check_status.with_label_values(&["a.test", "dmarc"]).get(),
+            -1
+        );
     }
 
     #[test]
@@ -494,7 +527,9 @@ mod tests {
         let m = Metrics::new().unwrap();
         m.observe_check("a.test", &report("spf", vec![]));
         m.observe_check("b.test", &report("spf", vec![]));
-        m.blocklist_listed.with_label_values(&["192.0.2.1", "bl.test"]).set(1);
+        m.blocklist_listed
+            .with_label_values(&["192.0.2.1", "bl.test"])
+            .set(1);
         let keep: HashSet<String> = ["b.test".to_owned()].into();
         m.retain(&keep, &HashSet::new());
         let text = m.render().unwrap();

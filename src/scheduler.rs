@@ -101,9 +101,26 @@ impl JobFinished {
         let (job, target) = (self.kind, self.target.as_str());
         match self.result {
             JobResult::Ok => tracing::debug!(job, target, secs, "job finished"),
-            JobResult::Failed => tracing::warn!(job, target, secs, error = self.error.as_deref().unwrap_or(""), "job failed"),
-            JobResult::Timeout => tracing::warn!(job, target, secs, "job ran past schedule.job_timeout and was cancelled"),
-            JobResult::Panic => tracing::error!(job, target, secs, panic = self.error.as_deref().unwrap_or(""), "job panicked; the daemon goes on"),
+            JobResult::Failed => tracing::warn!(
+                job,
+                target,
+                secs,
+                error = self.error.as_deref().unwrap_or(""),
+                "job failed"
+            ),
+            JobResult::Timeout => tracing::warn!(
+                job,
+                target,
+                secs,
+                "job ran past schedule.job_timeout and was cancelled"
+            ),
+            JobResult::Panic => tracing::error!(
+                job,
+                target,
+                secs,
+                panic = self.error.as_deref().unwrap_or(""),
+                "job panicked; the daemon goes on"
+            ),
         }
     }
 }
@@ -170,7 +187,14 @@ fn replan(
                 let due = first_due(now, p.interval, config.schedule.jitter);
                 queue.push(Reverse((due, p.key.clone())));
                 let key = p.key.clone();
-                entries.insert(key, Entry { planned: p, due, running: false });
+                entries.insert(
+                    key,
+                    Entry {
+                        planned: p,
+                        due,
+                        running: false,
+                    },
+                );
             }
         }
     }
@@ -178,7 +202,11 @@ fn replan(
 }
 
 /// Run the scheduler until `shutdown`: `plan` says which jobs exist for a configuration.
-pub async fn run(mut deps: Deps, plan: impl Fn(&Config) -> Vec<Planned>, shutdown: CancellationToken) {
+pub async fn run(
+    mut deps: Deps,
+    plan: impl Fn(&Config) -> Vec<Planned>,
+    shutdown: CancellationToken,
+) {
     let mut config = deps.config.borrow_and_update().clone();
     let concurrency = config.schedule.concurrency.get();
     let semaphore = Arc::new(Semaphore::new(concurrency));
@@ -261,7 +289,14 @@ pub async fn run(mut deps: Deps, plan: impl Fn(&Config) -> Vec<Planned>, shutdow
             }
         }
     }
-    drain(running, semaphore, jobs_token, config.schedule.job_timeout, &deps.metrics).await;
+    drain(
+        running,
+        semaphore,
+        jobs_token,
+        config.schedule.job_timeout,
+        &deps.metrics,
+    )
+    .await;
 }
 
 async fn sleep_until(at: Option<Instant>) {
@@ -296,7 +331,13 @@ async fn dispatch(
         Ok(Err(panic)) => (JobResult::Panic, Some(panic_message(panic.as_ref()))),
         Err(_) => (JobResult::Timeout, None),
     };
-    let finished = JobFinished { kind, target, result, took: started.elapsed(), error };
+    let finished = JobFinished {
+        kind,
+        target,
+        result,
+        took: started.elapsed(),
+        error,
+    };
     (key, Some(finished))
 }
 
@@ -322,7 +363,10 @@ async fn drain(
             Ok(Some(Err(e))) => tracing::error!(error = %e, "a job task ended abnormally"),
             Ok(None) => break,
             Err(_) => {
-                tracing::warn!(jobs = running.len(), "jobs still running at shutdown were cancelled");
+                tracing::warn!(
+                    jobs = running.len(),
+                    "jobs still running at shutdown were cancelled"
+                );
                 running.abort_all();
                 while running.join_next().await.is_some() {}
                 break;
@@ -341,7 +385,10 @@ mod tests {
         let i = Duration::from_secs(100);
         for _ in 0..1000 {
             let j = jittered(i, 0.1);
-            assert!(j >= Duration::from_secs(90) && j <= Duration::from_secs(110), "{j:?}");
+            assert!(
+                j >= Duration::from_secs(90) && j <= Duration::from_secs(110),
+                "{j:?}"
+            );
         }
         assert_eq!(jittered(i, 0.0), i);
     }

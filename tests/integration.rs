@@ -5,3 +5,6 @@
 // Not every suite uses every starter method.
 #[allow(dead_code)]
 mod harness;
+
+mod daemon;
+mod scheduler;

@@ -145,9 +145,16 @@ struct RawBlocklists {
     max_range_addresses: Option<usize>,
 }
 
-fn duration(origin: &str, path: &str, text: Option<&str>, default: Duration) -> Result<Duration, ConfigError> {
+fn duration(
+    origin: &str,
+    path: &str,
+    text: Option<&str>,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
     let Some(text) = text else { return Ok(default) };
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (n, unit) = text.split_at(split);
     let n: u64 = n
         .parse()
@@ -194,7 +201,11 @@ pub fn load_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
         _ => match &raw.server.api_token_file {
             Some(p) => {
                 let t = std::fs::read_to_string(p).map_err(|e| {
-                    problem(o, "server.api_token_file", format!("cannot read {}: {e}", p.display()))
+                    problem(
+                        o,
+                        "server.api_token_file",
+                        format!("cannot read {}: {e}", p.display()),
+                    )
                 })?;
                 if t.trim().is_empty() {
                     return Err(problem(o, "server.api_token_file", "the file is empty"));
@@ -208,11 +219,24 @@ pub fn load_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
         listen,
         api_token,
         max_body_bytes: raw.server.max_body_bytes.unwrap_or(10 << 20),
-        request_timeout: duration(o, "server.request_timeout", raw.server.request_timeout.as_deref(), Duration::from_secs(30))?,
+        request_timeout: duration(
+            o,
+            "server.request_timeout",
+            raw.server.request_timeout.as_deref(),
+            Duration::from_secs(30),
+        )?,
     };
     let state = StateSettings {
-        path: raw.state.path.unwrap_or_else(|| PathBuf::from("./state/senderscope.db")),
-        retention: duration(o, "state.retention", raw.state.retention.as_deref(), Duration::from_secs(400 * 86400))?,
+        path: raw
+            .state
+            .path
+            .unwrap_or_else(|| PathBuf::from("./state/senderscope.db")),
+        retention: duration(
+            o,
+            "state.retention",
+            raw.state.retention.as_deref(),
+            Duration::from_secs(400 * 86400),
+        )?,
     };
     let mut nameservers = Vec::new();
     for (i, ns) in raw.dns.nameservers.iter().enumerate() {
@@ -224,29 +248,60 @@ pub fn load_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
     }
     let dns = DnsSettings {
         nameservers,
-        timeout: duration(o, "dns.timeout", raw.dns.timeout.as_deref(), Duration::from_secs(5))?,
+        timeout: duration(
+            o,
+            "dns.timeout",
+            raw.dns.timeout.as_deref(),
+            Duration::from_secs(5),
+        )?,
         attempts: raw.dns.attempts.unwrap_or(2),
         concurrency: nonzero(raw.dns.concurrency.unwrap_or(64)),
     };
     let schedule = ScheduleSettings {
-        checks: duration(o, "schedule.checks", raw.schedule.checks.as_deref(), Duration::from_secs(900))?,
-        blocklists: duration(o, "schedule.blocklists", raw.schedule.blocklists.as_deref(), Duration::from_secs(1800))?,
+        checks: duration(
+            o,
+            "schedule.checks",
+            raw.schedule.checks.as_deref(),
+            Duration::from_secs(900),
+        )?,
+        blocklists: duration(
+            o,
+            "schedule.blocklists",
+            raw.schedule.blocklists.as_deref(),
+            Duration::from_secs(1800),
+        )?,
         jitter: raw.schedule.jitter.unwrap_or(0.1).clamp(0.0, 0.5),
         concurrency: nonzero(raw.schedule.concurrency.unwrap_or(8)),
-        job_timeout: duration(o, "schedule.job_timeout", raw.schedule.job_timeout.as_deref(), Duration::from_secs(120))?,
+        job_timeout: duration(
+            o,
+            "schedule.job_timeout",
+            raw.schedule.job_timeout.as_deref(),
+            Duration::from_secs(120),
+        )?,
     };
     let mut domains = Vec::new();
     for (i, d) in raw.domains.iter().enumerate() {
-        let name = DomainName::parse(&d.name).map_err(|e| problem(o, &format!("domains[{i}].name"), e))?;
+        let name =
+            DomainName::parse(&d.name).map_err(|e| problem(o, &format!("domains[{i}].name"), e))?;
         if domains.iter().any(|x: &DomainSettings| x.name == name) {
-            return Err(problem(o, &format!("domains[{i}].name"), "duplicate domain"));
+            return Err(problem(
+                o,
+                &format!("domains[{i}].name"),
+                "duplicate domain",
+            ));
         }
         let mut sending_ips = Vec::new();
         for (j, ip) in d.sending_ips.iter().enumerate() {
             let net = ip
                 .parse::<ipnet::IpNet>()
                 .or_else(|_| ip.parse::<IpAddr>().map(ipnet::IpNet::from))
-                .map_err(|_| problem(o, &format!("domains[{i}].sending_ips[{j}]"), "not an IP or CIDR"))?;
+                .map_err(|_| {
+                    problem(
+                        o,
+                        &format!("domains[{i}].sending_ips[{j}]"),
+                        "not an IP or CIDR",
+                    )
+                })?;
             sending_ips.push(net);
         }
         domains.push(DomainSettings {

@@ -247,15 +247,21 @@ fn ip_summaries<'a>(
 /// `GET /api/v1/status`.
 pub async fn status(State(state): State<AppState>) -> Result<Json<StatusResponse>, ApiError> {
     let config = state.config.borrow().clone();
-    let checks = state.store.latest_checks(None).await.map_err(ApiError::store)?;
+    let checks = state
+        .store
+        .latest_checks(None)
+        .await
+        .map_err(ApiError::store)?;
     let listings = state.store.listings(None).await.map_err(ApiError::store)?;
 
     let mut domains: Vec<DomainSummary> = config
         .domains
         .iter()
         .map(|d| {
-            let mut mine: Vec<&StoredCheck> =
-                checks.iter().filter(|c| c.target == d.name.as_str()).collect();
+            let mut mine: Vec<&StoredCheck> = checks
+                .iter()
+                .filter(|c| c.target == d.name.as_str())
+                .collect();
             worst_first(&mut mine);
             DomainSummary {
                 domain: d.name.to_string(),
@@ -302,9 +308,16 @@ pub async fn domain(
         .iter()
         .find(|d| d.name == name)
         .ok_or_else(unknown)?;
-    let checks = state.store.latest_checks(None).await.map_err(ApiError::store)?;
+    let checks = state
+        .store
+        .latest_checks(None)
+        .await
+        .map_err(ApiError::store)?;
     let listings = state.store.listings(None).await.map_err(ApiError::store)?;
-    let mut mine: Vec<&StoredCheck> = checks.iter().filter(|c| c.target == name.as_str()).collect();
+    let mut mine: Vec<&StoredCheck> = checks
+        .iter()
+        .filter(|c| c.target == name.as_str())
+        .collect();
     worst_first(&mut mine);
     Ok(Json(DomainDetail {
         domain: name.to_string(),

@@ -14,7 +14,11 @@ use super::AppState;
 use super::error::ApiError;
 
 /// Middleware: let the request through only with `Authorization: Bearer <the configured token>`.
-pub async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn require_token(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let expected = state.config.borrow().server.api_token.clone();
     let Some(expected) = expected else {
         return ApiError::new(
@@ -43,8 +47,12 @@ pub async fn require_token(State(state): State<AppState>, request: Request, next
         }
         Some(_) => {
             tracing::warn!(path = %request.uri().path(), "a request to a write endpoint had a wrong token");
-            ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "the bearer token is not valid")
-                .into_response()
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "the bearer token is not valid",
+            )
+            .into_response()
         }
     }
 }

@@ -83,7 +83,12 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if self.status.is_server_error() {
-            tracing::error!(code = self.code, status = self.status.as_u16(), detail = self.detail.as_deref().unwrap_or(""), "request failed");
+            tracing::error!(
+                code = self.code,
+                status = self.status.as_u16(),
+                detail = self.detail.as_deref().unwrap_or(""),
+                "request failed"
+            );
         } else if let Some(detail) = &self.detail {
             tracing::info!(code = self.code, status = self.status.as_u16(), detail = %detail, "request refused");
         }

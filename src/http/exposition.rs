@@ -66,7 +66,8 @@ impl Exposition {
             .await
             .map_err(|e| prometheus::Error::Msg(format!("rendering metrics: {e}")))??;
         let body = Bytes::from(body);
-        *self.cached.lock().unwrap_or_else(PoisonError::into_inner) = Some((Instant::now(), body.clone()));
+        *self.cached.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((Instant::now(), body.clone()));
         drop(guard);
         Ok(body)
     }

@@ -84,9 +84,13 @@ impl AppState {
 /// (`server.*` changes need a restart); the API token is read per request.
 pub fn router(state: AppState) -> Router {
     let server = state.config.borrow().server.clone();
-    let write = Router::new()
-        .route("/-/reload", post(reload))
-        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
+    let write =
+        Router::new()
+            .route("/-/reload", post(reload))
+            .route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                auth::require_token,
+            ));
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
@@ -141,7 +145,9 @@ async fn healthz() -> &'static str {
 async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     let domains = state.config.borrow().domains.len();
     match tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await {
-        Ok(Ok(())) => Ok(Json(json!({"ready": true, "store": "ok", "domains": domains}))),
+        Ok(Ok(())) => Ok(Json(
+            json!({"ready": true, "store": "ok", "domains": domains}),
+        )),
         Ok(Err(e)) => Err(not_ready().with_detail(e)),
         Err(_) => Err(not_ready().with_detail("the store did not answer within 2 s")),
     }

@@ -37,7 +37,8 @@ fn fixture(token: Option<&str>) -> Fixture {
     let (_tx, config) = watch::channel(Arc::new(config));
     let (reload, reloads) = mpsc::channel(4);
     let status = ReloadStatus::new(metrics.config_last_reload_successful.clone());
-    let state = AppState::new(config, store.clone(), metrics, reload, status).without_metrics_cache();
+    let state =
+        AppState::new(config, store.clone(), metrics, reload, status).without_metrics_cache();
     Fixture {
         _dir: dir,
         state,
@@ -46,7 +47,13 @@ fn fixture(token: Option<&str>) -> Fixture {
     }
 }
 
-async fn call(state: &AppState, method: Method, uri: &str, auth: Option<&str>, body: Vec<u8>) -> (StatusCode, Response, Vec<u8>) {
+async fn call(
+    state: &AppState,
+    method: Method,
+    uri: &str,
+    auth: Option<&str>,
+    body: Vec<u8>,
+) -> (StatusCode, Response, Vec<u8>) {
     let mut req = Request::builder().method(method).uri(uri);
     if let Some(a) = auth {
         req = req.header(header::AUTHORIZATION, a);
@@ -60,7 +67,10 @@ async fn call(state: &AppState, method: Method, uri: &str, auth: Option<&str>, b
         .unwrap();
     let status = response.status();
     let (parts, body) = response.into_parts();
-    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap().to_vec();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap()
+        .to_vec();
     (status, Response::from_parts(parts, Body::empty()), bytes)
 }
 
@@ -109,13 +119,32 @@ async fn status_lists_every_domain_and_ip_before_any_check() {
     let (status, json) = get_json(&f.state, "/api/v1/status").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(json["status"], "pending");
-    let domains: Vec<&str> = json["domains"].as_array().unwrap().iter().map(|d| d["domain"].as_str().unwrap()).collect();
+    let domains: Vec<&str> = json["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["domain"].as_str().unwrap())
+        .collect();
     assert_eq!(domains, ["bad.test", "good.test", "never.test"]);
-    assert!(json["domains"].as_array().unwrap().iter().all(|d| d["status"] == "pending"));
-    let ips: Vec<&str> = json["ips"].as_array().unwrap().iter().map(|i| i["ip"].as_str().unwrap()).collect();
+    assert!(
+        json["domains"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["status"] == "pending")
+    );
+    let ips: Vec<&str> = json["ips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["ip"].as_str().unwrap())
+        .collect();
     assert_eq!(ips, ["192.0.2.10", "2001:db8::/126"]);
     assert_eq!(json["ips"][1]["domains"], serde_json::json!(["bad.test"]));
-    assert_eq!(json["ips"][0]["domains"], serde_json::json!(["good.test", "bad.test"]));
+    assert_eq!(
+        json["ips"][0]["domains"],
+        serde_json::json!(["good.test", "bad.test"])
+    );
     assert_eq!(json["config"]["last_reload_successful"], true);
     assert!(json["config"]["last_error"].is_null());
 }
@@ -135,10 +164,16 @@ async fn status_is_worst_first_with_stored_results() {
     let (_, json) = get_json(&f.state, "/api/v1/status").await;
     assert_eq!(json["status"], "critical");
     let d = &json["domains"];
-    assert_eq!((d[0]["domain"].as_str(), d[0]["status"].as_str()), (Some("bad.test"), Some("critical")));
+    assert_eq!(
+        (d[0]["domain"].as_str(), d[0]["status"].as_str()),
+        (Some("bad.test"), Some("critical"))
+    );
     assert_eq!(d[0]["checks"][0]["check"], "spf", "worst check first");
     assert_eq!(d[0]["checks"][0]["findings"][0]["code"], "spf.missing");
-    assert_eq!((d[1]["domain"].as_str(), d[1]["status"].as_str()), (Some("good.test"), Some("ok")));
+    assert_eq!(
+        (d[1]["domain"].as_str(), d[1]["status"].as_str()),
+        (Some("good.test"), Some("ok"))
+    );
     assert_eq!(d[2]["status"], "pending");
     // The range's address result counts for the configured range.
     assert_eq!(json["ips"][0]["ip"], "2001:db8::/126");
@@ -171,7 +206,14 @@ async fn domain_detail_has_records_findings_and_404_for_unknown() {
 #[tokio::test]
 async fn write_endpoints_are_off_without_a_token() {
     let f = fixture(None);
-    let (status, _, body) = call(&f.state, Method::POST, "/-/reload", Some("Bearer anything"), vec![]).await;
+    let (status, _, body) = call(
+        &f.state,
+        Method::POST,
+        "/-/reload",
+        Some("Bearer anything"),
+        vec![],
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(String::from_utf8_lossy(&body).contains("write_disabled"));
 }
@@ -181,8 +223,18 @@ async fn a_missing_or_wrong_token_is_401() {
     let f = fixture(Some("s3cret"));
     let (status, response, _) = call(&f.state, Method::POST, "/-/reload", None, vec![]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer realm=\"senderscope\"");
-    let (status, _, body) = call(&f.state, Method::POST, "/-/reload", Some("Bearer s3cre"), vec![]).await;
+    assert_eq!(
+        response.headers()[header::WWW_AUTHENTICATE],
+        "Bearer realm=\"senderscope\""
+    );
+    let (status, _, body) = call(
+        &f.state,
+        Method::POST,
+        "/-/reload",
+        Some("Bearer s3cre"),
+        vec![],
+    )
+    .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(!String::from_utf8_lossy(&body).contains("s3cret"));
 }
@@ -195,24 +247,52 @@ async fn reload_answers_with_the_reload_outcome() {
         while let Some(req) = f.reloads.recv().await {
             assert_eq!(req.trigger, ReloadTrigger::Http);
             n += 1;
-            let outcome = if n == 1 { Ok(()) } else { Err("c.yaml:3:5: domains[0].name: bad\nc.yaml:4:1: x: y".to_owned()) };
+            let outcome = if n == 1 {
+                Ok(())
+            } else {
+                Err("c.yaml:3:5: domains[0].name: bad\nc.yaml:4:1: x: y".to_owned())
+            };
             let _ = req.reply.unwrap().send(outcome);
         }
     });
-    let (status, _, body) = call(&f.state, Method::POST, "/-/reload", Some("Bearer s3cret"), vec![]).await;
+    let (status, _, body) = call(
+        &f.state,
+        Method::POST,
+        "/-/reload",
+        Some("Bearer s3cret"),
+        vec![],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
-    let (status, _, body) = call(&f.state, Method::POST, "/-/reload", Some("bearer s3cret"), vec![]).await;
+    let (status, _, body) = call(
+        &f.state,
+        Method::POST,
+        "/-/reload",
+        Some("bearer s3cret"),
+        vec![],
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(json["error"]["code"], "config_invalid");
-    assert_eq!(json["error"]["errors"][0], "c.yaml:3:5: domains[0].name: bad");
+    assert_eq!(
+        json["error"]["errors"][0],
+        "c.yaml:3:5: domains[0].name: bad"
+    );
     assert_eq!(json["error"]["errors"].as_array().unwrap().len(), 2);
 }
 
 #[tokio::test]
 async fn oversized_bodies_are_refused() {
     let f = fixture(Some("s3cret"));
-    let (status, _, _) = call(&f.state, Method::POST, "/-/reload", Some("Bearer s3cret"), vec![b'x'; 4096]).await;
+    let (status, _, _) = call(
+        &f.state,
+        Method::POST,
+        "/-/reload",
+        Some("Bearer s3cret"),
+        vec![b'x'; 4096],
+    )
+    .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
 }
 
@@ -231,7 +311,10 @@ async fn metrics_use_route_templates_and_the_text_format() {
     get_json(&f.state, "/api/v1/domains/x.test").await;
     let (status, response, body) = call(&f.state, Method::GET, "/metrics", None, vec![]).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(response.headers()[header::CONTENT_TYPE], "text/plain; version=0.0.4; charset=utf-8");
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
     let text = String::from_utf8(body).unwrap();
     assert!(text.contains(r#"senderscope_build_info{version=""#));
     assert!(text.contains(r#"senderscope_http_requests_total{method="GET",route="/api/v1/domains/{domain}",status="2xx"} 1"#));

@@ -87,7 +87,9 @@ impl Job for BuiltinJob {
                 BuiltinJob::Posture(domain) => posture(&cx, &domain).await,
                 // Planned once crate::blocklists is merged: its round → ListingObservations →
                 // store_listings(&cx, ..). Until then plan() does not schedule it.
-                BuiltinJob::Blocklists => anyhow::bail!("blocklist monitoring is not part of this build"),
+                BuiltinJob::Blocklists => {
+                    anyhow::bail!("blocklist monitoring is not part of this build")
+                }
                 BuiltinJob::Retention => retention(&cx).await,
             }
         })
@@ -155,7 +157,8 @@ pub async fn store_domain_results(
         .observe_records(observations)
         .await
         .context("storing record history")?;
-    let mut changed: HashMap<String, _> = changes.into_iter().map(|c| (c.check.clone(), c)).collect();
+    let mut changed: HashMap<String, _> =
+        changes.into_iter().map(|c| (c.check.clone(), c)).collect();
     let mut reports = Vec::with_capacity(results.len());
     for (mut report, facts) in results {
         if let Some(c) = changed.remove(report.check) {

@@ -57,7 +57,11 @@ pub fn apply(conn: &mut Connection) -> Result<usize, StoreError> {
         tx.execute_batch(&format!("PRAGMA user_version = {}", m.version))
             .map_err(fail)?;
         tx.commit().map_err(fail)?;
-        tracing::info!(version = m.version, name = m.name, "applied a state database migration");
+        tracing::info!(
+            version = m.version,
+            name = m.name,
+            "applied a state database migration"
+        );
         ran += 1;
     }
     Ok(ran)
@@ -77,7 +81,10 @@ mod tests {
             .collect();
         files.sort();
         let listed: Vec<&str> = MIGRATIONS.iter().map(|m| m.name).collect();
-        assert_eq!(files, listed, "every migrations/*.sql is listed in MIGRATIONS, in order");
+        assert_eq!(
+            files, listed,
+            "every migrations/*.sql is listed in MIGRATIONS, in order"
+        );
         for (i, m) in MIGRATIONS.iter().enumerate() {
             assert_eq!(m.version as usize, i + 1, "versions count up from 1");
             assert!(m.name.starts_with(&format!("{:04}_", m.version)));
@@ -92,7 +99,10 @@ mod tests {
             let mut s = c
                 .prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
                 .unwrap();
-            s.query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect()
+            s.query_map([], |r| r.get(0))
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect()
         };
         let before = schema(&conn);
         assert_eq!(apply(&mut conn).unwrap(), 0);

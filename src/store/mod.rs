@@ -49,7 +49,9 @@ pub enum StoreError {
         source: Arc<dyn std::error::Error + Send + Sync>,
     },
     /// The database was written by a newer senderscope.
-    #[error("the database is at schema version {found}, newer than this binary knows ({known}); upgrade senderscope")]
+    #[error(
+        "the database is at schema version {found}, newer than this binary knows ({known}); upgrade senderscope"
+    )]
     TooNew {
         /// `user_version` found.
         found: u32,
@@ -65,7 +67,10 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    pub(crate) fn db(context: &'static str, e: impl std::error::Error + Send + Sync + 'static) -> Self {
+    pub(crate) fn db(
+        context: &'static str,
+        e: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
         StoreError::Database {
             context,
             source: Arc::new(e),
@@ -245,7 +250,10 @@ pub trait Store: Send + Sync + 'static {
     fn record_history(&self, target: String, check: String) -> StoreFuture<'_, Vec<RecordVersion>>;
 
     /// Apply definitive blocklist answers: open, extend or close listing periods.
-    fn observe_listings(&self, seen: Vec<ListingObservation>) -> StoreFuture<'_, Vec<ListingUpdate>>;
+    fn observe_listings(
+        &self,
+        seen: Vec<ListingObservation>,
+    ) -> StoreFuture<'_, Vec<ListingUpdate>>;
 
     /// Listing periods still open, or every period of `target` (open and closed) when given.
     fn listings(&self, target: Option<String>) -> StoreFuture<'_, Vec<ListingPeriod>>;

@@ -110,7 +110,8 @@ impl SqliteStore {
     /// start the writer thread.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::db("creating the state directory", e))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::db("creating the state directory", e))?;
         }
         let mut conn = Connection::open(path).map_err(db("opening the state database"))?;
         conn.busy_timeout(BUSY_TIMEOUT)
@@ -330,8 +331,9 @@ struct StoredCheckRow {
 
 impl StoredCheckRow {
     fn finish(self, findings_json: &str) -> Result<StoredCheck, StoreError> {
-        let raw: Vec<RawFinding> = serde_json::from_str(findings_json)
-            .map_err(|e| StoreError::Malformed(format!("findings of {} {}: {e}", self.target, self.check)))?;
+        let raw: Vec<RawFinding> = serde_json::from_str(findings_json).map_err(|e| {
+            StoreError::Malformed(format!("findings of {} {}: {e}", self.target, self.check))
+        })?;
         let findings = raw
             .into_iter()
             .map(|f| {
@@ -375,7 +377,9 @@ fn save_checks(conn: &Connection, reports: &[CheckReport]) -> Result<(), StoreEr
             .map_err(db("reading the latest check result"))?;
         match previous {
             Some((status, record, old_findings, first))
-                if status == r.status.as_str() && record == r.record && old_findings == findings =>
+                if status == r.status.as_str()
+                    && record == r.record
+                    && old_findings == findings =>
             {
                 conn.execute(
                     "UPDATE check_results SET last_checked_at = MAX(last_checked_at, ?1), duration_ms = ?2 \
@@ -428,7 +432,10 @@ fn latest_checks(conn: &Connection, target: Option<&str>) -> Result<Vec<StoredCh
     Ok(out)
 }
 
-fn observe_records(conn: &Connection, seen: &[RecordObservation]) -> Result<Vec<RecordChange>, StoreError> {
+fn observe_records(
+    conn: &Connection,
+    seen: &[RecordObservation],
+) -> Result<Vec<RecordChange>, StoreError> {
     let mut latest = conn
         .prepare_cached(
             "SELECT value, first_seen, last_seen FROM record_history WHERE target = ?1 AND check_name = ?2 \
@@ -494,14 +501,18 @@ fn period(row: &rusqlite::Row<'_>) -> rusqlite::Result<(ListingPeriod, String)> 
 }
 
 fn with_codes((mut p, codes): (ListingPeriod, String)) -> Result<ListingPeriod, StoreError> {
-    p.codes = serde_json::from_str(&codes)
-        .map_err(|e| StoreError::Malformed(format!("listing codes of {} on {}: {e}", p.target, p.zone)))?;
+    p.codes = serde_json::from_str(&codes).map_err(|e| {
+        StoreError::Malformed(format!("listing codes of {} on {}: {e}", p.target, p.zone))
+    })?;
     Ok(p)
 }
 
 const PERIOD_COLUMNS: &str = "target, zone, codes, reason, listed_since, last_seen, delisted_at";
 
-fn observe_listings(conn: &Connection, seen: &[ListingObservation]) -> Result<Vec<ListingUpdate>, StoreError> {
+fn observe_listings(
+    conn: &Connection,
+    seen: &[ListingObservation],
+) -> Result<Vec<ListingUpdate>, StoreError> {
     let mut open = conn
         .prepare_cached(&format!(
             "SELECT {PERIOD_COLUMNS} FROM blocklist_listings WHERE target = ?1 AND zone = ?2 \
@@ -581,13 +592,34 @@ fn observe_listings(conn: &Connection, seen: &[ListingObservation]) -> Result<Ve
 
 fn prune(conn: &Connection, before: i64) -> Result<PruneReport, StoreError> {
     let statements: [(&'static str, &str); 7] = [
-        ("check_results", "DELETE FROM check_results WHERE last_checked_at < ?1"),
-        ("record_history", "DELETE FROM record_history WHERE last_seen < ?1"),
-        ("blocklist_listings", "DELETE FROM blocklist_listings WHERE COALESCE(delisted_at, last_seen) < ?1"),
-        ("dmarc_reports", "DELETE FROM dmarc_reports WHERE end_at < ?1"),
-        ("event_counts", "DELETE FROM event_counts WHERE bucket_start + bucket_seconds < ?1"),
-        ("ingest_ledger", "DELETE FROM ingest_ledger WHERE received_at < ?1"),
-        ("alert_state", "DELETE FROM alert_state WHERE state = 'resolved' AND since < ?1"),
+        (
+            "check_results",
+            "DELETE FROM check_results WHERE last_checked_at < ?1",
+        ),
+        (
+            "record_history",
+            "DELETE FROM record_history WHERE last_seen < ?1",
+        ),
+        (
+            "blocklist_listings",
+            "DELETE FROM blocklist_listings WHERE COALESCE(delisted_at, last_seen) < ?1",
+        ),
+        (
+            "dmarc_reports",
+            "DELETE FROM dmarc_reports WHERE end_at < ?1",
+        ),
+        (
+            "event_counts",
+            "DELETE FROM event_counts WHERE bucket_start + bucket_seconds < ?1",
+        ),
+        (
+            "ingest_ledger",
+            "DELETE FROM ingest_ledger WHERE received_at < ?1",
+        ),
+        (
+            "alert_state",
+            "DELETE FROM alert_state WHERE state = 'resolved' AND since < ?1",
+        ),
     ];
     let mut report = PruneReport::new();
     for (table, sql) in statements {
@@ -660,7 +692,10 @@ impl Store for SqliteStore {
         })
     }
 
-    fn observe_listings(&self, seen: Vec<ListingObservation>) -> StoreFuture<'_, Vec<ListingUpdate>> {
+    fn observe_listings(
+        &self,
+        seen: Vec<ListingObservation>,
+    ) -> StoreFuture<'_, Vec<ListingUpdate>> {
         self.write(move |c| observe_listings(c, &seen))
     }
 
@@ -676,7 +711,9 @@ impl Store for SqliteStore {
                      ORDER BY zone, listed_since DESC"
                 ),
             };
-            let mut stmt = c.prepare(&sql).map_err(db("preparing the listings query"))?;
+            let mut stmt = c
+                .prepare(&sql)
+                .map_err(db("preparing the listings query"))?;
             let rows = stmt
                 .query_map(params![target], period)
                 .map_err(db("reading listings"))?;

@@ -16,8 +16,12 @@ fn report(target: &str, check: &'static str, findings: Vec<Finding>, at: i64) ->
 }
 
 fn warn() -> Finding {
-    Finding::new(FindingCode::SpfNeutralAll, Severity::Warning, "ends in ?all")
-        .with_detail(serde_json::json!({"all": "?"}))
+    Finding::new(
+        FindingCode::SpfNeutralAll,
+        Severity::Warning,
+        "ends in ?all",
+    )
+    .with_detail(serde_json::json!({"all": "?"}))
 }
 
 fn open() -> (tempfile::TempDir, SqliteStore) {
@@ -29,8 +33,12 @@ fn open() -> (tempfile::TempDir, SqliteStore) {
 #[tokio::test]
 async fn identical_outcomes_extend_one_span() {
     let (_d, s) = open();
-    s.save_checks(vec![report("a.test", "spf", vec![warn()], 100)]).await.unwrap();
-    s.save_checks(vec![report("a.test", "spf", vec![warn()], 200)]).await.unwrap();
+    s.save_checks(vec![report("a.test", "spf", vec![warn()], 100)])
+        .await
+        .unwrap();
+    s.save_checks(vec![report("a.test", "spf", vec![warn()], 200)])
+        .await
+        .unwrap();
     let latest = s.latest_checks(None).await.unwrap();
     assert_eq!(latest.len(), 1);
     assert_eq!((latest[0].since, latest[0].checked_at), (100, 200));
@@ -40,19 +48,30 @@ async fn identical_outcomes_extend_one_span() {
     assert_eq!(s.counts().await.unwrap()["check_results"], 1);
 
     // A different outcome starts a new span, which becomes the latest.
-    s.save_checks(vec![report("a.test", "spf", vec![], 300)]).await.unwrap();
+    s.save_checks(vec![report("a.test", "spf", vec![], 300)])
+        .await
+        .unwrap();
     let latest = s.latest_checks(Some("a.test".into())).await.unwrap();
     assert_eq!(latest.len(), 1);
     assert_eq!((latest[0].status, latest[0].since), (Severity::Ok, 300));
     assert_eq!(s.counts().await.unwrap()["check_results"], 2);
-    assert!(s.latest_checks(Some("b.test".into())).await.unwrap().is_empty());
+    assert!(
+        s.latest_checks(Some("b.test".into()))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
 async fn two_outcomes_in_one_second_keep_the_newer() {
     let (_d, s) = open();
-    s.save_checks(vec![report("a.test", "spf", vec![warn()], 100)]).await.unwrap();
-    s.save_checks(vec![report("a.test", "spf", vec![], 100)]).await.unwrap();
+    s.save_checks(vec![report("a.test", "spf", vec![warn()], 100)])
+        .await
+        .unwrap();
+    s.save_checks(vec![report("a.test", "spf", vec![], 100)])
+        .await
+        .unwrap();
     let latest = s.latest_checks(None).await.unwrap();
     assert_eq!(latest.len(), 1);
     assert_eq!(latest[0].status, Severity::Ok);
@@ -68,15 +87,39 @@ async fn a_changed_record_is_reported_once_with_old_and_new() {
         value: v.into(),
         seen_at: at,
     };
-    assert!(s.observe_records(vec![obs("v=DMARC1; p=none", 10)]).await.unwrap().is_empty());
-    assert!(s.observe_records(vec![obs("v=DMARC1; p=none", 20)]).await.unwrap().is_empty());
-    let changes = s.observe_records(vec![obs("v=DMARC1; p=reject", 30)]).await.unwrap();
+    assert!(
+        s.observe_records(vec![obs("v=DMARC1; p=none", 10)])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        s.observe_records(vec![obs("v=DMARC1; p=none", 20)])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let changes = s
+        .observe_records(vec![obs("v=DMARC1; p=reject", 30)])
+        .await
+        .unwrap();
     assert_eq!(changes.len(), 1);
     assert_eq!(changes[0].old_value, "v=DMARC1; p=none");
-    assert_eq!((changes[0].old_first_seen, changes[0].old_last_seen), (10, 20));
+    assert_eq!(
+        (changes[0].old_first_seen, changes[0].old_last_seen),
+        (10, 20)
+    );
     assert_eq!(changes[0].new_value, "v=DMARC1; p=reject");
-    assert!(s.observe_records(vec![obs("v=DMARC1; p=reject", 40)]).await.unwrap().is_empty());
-    let history = s.record_history("a.test".into(), "dmarc".into()).await.unwrap();
+    assert!(
+        s.observe_records(vec![obs("v=DMARC1; p=reject", 40)])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let history = s
+        .record_history("a.test".into(), "dmarc".into())
+        .await
+        .unwrap();
     assert_eq!(history.len(), 2);
     assert_eq!((history[1].first_seen, history[1].last_seen), (30, 40));
 }
@@ -108,7 +151,10 @@ async fn listing_periods_open_extend_and_close() {
     let all = s.listings(Some("192.0.2.10".into())).await.unwrap();
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].codes, vec!["127.0.0.2"]);
-    assert_eq!((all[0].listed_since, all[0].last_seen, all[0].delisted_at), (10, 20, Some(30)));
+    assert_eq!(
+        (all[0].listed_since, all[0].last_seen, all[0].delisted_at),
+        (10, 20, Some(30))
+    );
 }
 
 #[tokio::test]
@@ -147,10 +193,13 @@ async fn writes_after_close_fail_and_data_survives_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");
     let s = SqliteStore::open(&path).unwrap();
-    s.save_checks(vec![report("a.test", "spf", vec![warn()], 1)]).await.unwrap();
+    s.save_checks(vec![report("a.test", "spf", vec![warn()], 1)])
+        .await
+        .unwrap();
     s.close().await.unwrap();
     assert!(matches!(
-        s.save_checks(vec![report("a.test", "spf", vec![], 2)]).await,
+        s.save_checks(vec![report("a.test", "spf", vec![], 2)])
+            .await,
         Err(StoreError::Closed)
     ));
     let s = SqliteStore::open(&path).unwrap();
