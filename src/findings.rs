@@ -271,7 +271,7 @@ mod tests {
             assert!(
                 code.as_str()
                     .chars()
-                    .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.'),
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.'),
                 "{code} is not snake_case"
             );
         }
