@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use axum::Json;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -31,7 +31,7 @@ use crate::config::reload::{ReloadRequest, ReloadStatus, ReloadTrigger};
 use crate::metrics::Metrics;
 use crate::store::Store;
 use error::ApiError;
-use exposition::Exposition;
+use exposition::{Encoding, Exposition};
 
 /// How long `/readyz` waits for the store before calling it unreachable.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -161,8 +161,12 @@ fn not_ready() -> ApiError {
     )
 }
 
-async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let body = state.exposition.text().await.map_err(|e| {
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let accept = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok());
+    let encoding = Encoding::negotiate(accept);
+    let body = state.exposition.body(encoding).await.map_err(|e| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "metrics_unavailable",
@@ -171,10 +175,15 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
         .with_detail(e)
     })?;
     let mut response = body.into_response();
-    response.headers_mut().insert(
+    let h = response.headers_mut();
+    h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if encoding == Encoding::Gzip {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
     Ok(response)
 }
 

@@ -321,3 +321,23 @@ async fn metrics_use_route_templates_and_the_text_format() {
     assert!(text.contains(r#"senderscope_http_requests_total{method="GET",route="/api/v1/domains/{domain}",status="4xx"} 1"#));
     assert!(!text.contains("x.test"), "raw paths never become labels");
 }
+
+#[tokio::test]
+async fn metrics_are_gzipped_for_clients_that_accept_it() {
+    let f = fixture(None);
+    let req = Request::builder()
+        .uri("/metrics")
+        .header(header::ACCEPT_ENCODING, "gzip")
+        .body(Body::empty())
+        .unwrap();
+    let response = router(f.state.clone()).oneshot(req).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CONTENT_ENCODING], "gzip");
+    assert_eq!(response.headers()[header::VARY], "accept-encoding");
+    let gz = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text).unwrap();
+    assert!(text.contains("senderscope_build_info"));
+}
