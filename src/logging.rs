@@ -32,5 +32,12 @@ pub fn init(format: LogFormat) -> anyhow::Result<()> {
             .with_current_span(false)
             .try_init(),
     };
-    installed.map_err(|e| anyhow::anyhow!("installing the log subscriber: {e}"))
+    installed.map_err(|e| anyhow::anyhow!("installing the log subscriber: {e}"))?;
+    // Panics (a job's is caught and counted by the scheduler) go through the log too, so a JSON log
+    // stays JSON and the message reaches the journal with its fields.
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        tracing::error!(thread = thread.name().unwrap_or("unnamed"), panic = %info, "panic");
+    }));
+    Ok(())
 }

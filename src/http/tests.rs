@@ -341,3 +341,29 @@ async fn metrics_are_gzipped_for_clients_that_accept_it() {
     std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text).unwrap();
     assert!(text.contains("senderscope_build_info"));
 }
+
+#[tokio::test]
+async fn slow_requests_get_408() {
+    let mut config = load_str(YAML, "test.yaml").unwrap();
+    config.server.api_token = Some(Secret::new("s3cret"));
+    config.server.request_timeout = Duration::from_millis(100);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("state.db")).unwrap());
+    let metrics = Arc::new(Metrics::new().unwrap());
+    let (_tx, config) = watch::channel(Arc::new(config));
+    // Nobody answers reload requests: the handler waits until the timeout cuts it off.
+    let (reload, _reloads) = mpsc::channel(4);
+    let status = ReloadStatus::new(metrics.config_last_reload_successful.clone());
+    let state = AppState::new(config, store, metrics, reload, status);
+    let started = std::time::Instant::now();
+    let (status, _, _) = call(
+        &state,
+        Method::POST,
+        "/-/reload",
+        Some("Bearer s3cret"),
+        vec![],
+    )
+    .await;
+    assert_eq!(status, StatusCode::REQUEST_TIMEOUT);
+    assert!(started.elapsed() < Duration::from_secs(2));
+}

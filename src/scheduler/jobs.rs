@@ -140,16 +140,20 @@ pub async fn store_domain_results(
     domain: &DomainName,
     results: Vec<(CheckReport, Facts)>,
 ) -> anyhow::Result<()> {
+    // A record that is gone is observed as "" so its removal (and return) is a change too — but
+    // only when the check could see: after a failed lookup "no record" means "unknown", and
+    // recording it would report a false change when DNS comes back.
     let observations: Vec<RecordObservation> = results
         .iter()
-        .filter_map(|(r, _)| {
-            r.record.as_ref().map(|value| RecordObservation {
-                target: r.target.clone(),
-                check: r.check.to_owned(),
-                name: r.check.to_owned(),
-                value: value.clone(),
-                seen_at: r.checked_at,
-            })
+        .filter(|(r, _)| {
+            r.record.is_some() || !r.findings.iter().any(|f| f.severity == Severity::Unknown)
+        })
+        .map(|(r, _)| RecordObservation {
+            target: r.target.clone(),
+            check: r.check.to_owned(),
+            name: r.check.to_owned(),
+            value: r.record.clone().unwrap_or_default(),
+            seen_at: r.checked_at,
         })
         .collect();
     let changes = cx
@@ -168,11 +172,11 @@ pub async fn store_domain_results(
                     FindingCode::RecordChanged,
                     Severity::Info,
                     format!(
-                        "The {} record changed since the check at {}: it was \"{}\" and is now \"{}\".",
+                        "The {} record changed since the check at {}: it was {} and is now {}.",
                         report.check,
                         format_time(c.old_last_seen),
-                        c.old_value,
-                        c.new_value
+                        quoted_or_absent(&c.old_value),
+                        quoted_or_absent(&c.new_value)
                     ),
                 )
                 .with_detail(serde_json::json!({
@@ -228,6 +232,14 @@ async fn retention(cx: &JobContext) -> anyhow::Result<()> {
         tracing::info!(rows, ?pruned, "pruned history older than state.retention");
     }
     Ok(())
+}
+
+fn quoted_or_absent(value: &str) -> String {
+    if value.is_empty() {
+        "absent".into()
+    } else {
+        format!("\"{value}\"")
+    }
 }
 
 /// `2026-11-20 14:02 UTC`.

@@ -114,3 +114,37 @@ fn a_port_in_use_is_a_clear_startup_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = TestConfig::new(dir.path(), &["a.test"]);
+    let path = dir.path().join("config.yaml");
+    cfg.write(&path);
+    let mut d = Daemon::start_with(&path, cfg.port, &[], &["--log-format", "json"]);
+    assert_eq!(d.get("/api/v1/status").status, 200);
+    d.signal("TERM");
+    assert_eq!(
+        d.wait_exit(Duration::from_secs(10))
+            .expect("exits")
+            .0
+            .code(),
+        Some(0)
+    );
+    let log = d.log();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let ready = lines
+        .iter()
+        .find(|l| l["message"] == "senderscope is ready")
+        .unwrap_or_else(|| panic!("no ready line in {log}"));
+    assert_eq!(ready["level"], "INFO");
+    assert_eq!(ready["domains"], 1);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["message"] == "request answered" && l["route"] == "/api/v1/status")
+    );
+}

@@ -124,11 +124,17 @@ impl Reply {
 impl Daemon {
     /// Start `serve -c config` with extra environment and wait until ready (15 s at most).
     pub fn start(config: &Path, port: u16, env: &[(&str, &str)]) -> Daemon {
+        Daemon::start_with(config, port, env, &[])
+    }
+
+    /// Like [`Daemon::start`], with extra `serve` arguments.
+    pub fn start_with(config: &Path, port: u16, env: &[(&str, &str)], args: &[&str]) -> Daemon {
         let log = config.with_extension("log");
         let stderr = std::fs::File::create(&log).expect("create daemon log");
         let mut cmd = Command::new(binary());
         cmd.args(["serve", "-c"])
             .arg(config)
+            .args(args)
             .env_remove("SENDERSCOPE_API_TOKEN")
             .env_remove("NOTIFY_SOCKET")
             .env_remove("WATCHDOG_USEC")
