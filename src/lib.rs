@@ -4,12 +4,23 @@
 //! - [`dns`]: the one DNS layer (nameservers, timeouts, cache per round, error taxonomy).
 //! - [`blocklists`]: DNSBL monitoring of sending IPs and domains (catalogue, decoding, zone health).
 //! - [`posture`]: every check of a domain and its sending IPs together, the bulk-sender summary.
-//! - [`cli`]: the subcommands (`check`).
+//! - [`checks`]: the DNS posture checks (SPF, DKIM, DMARC, MX, PTR, MTA-STS, TLS-RPT, BIMI).
+//! - [`config`]: YAML config read, validated with positions, reloaded through one task.
+//! - [`cli`]: the subcommands (`serve`, `check`, `config validate`); [`daemon`] wires the long-running tasks.
+//! - [`store`]: the state store (`Store` trait, SQLite implementation, migrations).
+//! - [`metrics`]: every metric family; [`http`]: the router (API, `/metrics`, auth, errors).
+//! - [`scheduler`]: jobs on intervals with jitter, bounded concurrency and timeouts; [`logging`]: tracing setup.
 
 pub mod blocklists;
 pub mod checks;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod dns;
 pub mod findings;
+pub mod http;
+pub mod logging;
+pub mod metrics;
 pub mod posture;
+pub mod scheduler;
+pub mod store;

@@ -1,27 +1,36 @@
-//! TEMPORARY entry point for the h-posture branch (the runtime engineer's main.rs replaces it at merge):
-//! parse the command line, run it, print errors with `{:#}`, and choose the exit code in one place.
+//! The senderscope binary: parse the command line, run it, print errors with their context (`{:#}`)
+//! and choose the exit code — here, in one place.
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
+use clap::Parser;
 use senderscope::cli::{self, Cli};
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(err) => {
-            let code = cli::usage_exit_code(&err, &args);
-            let _ = err.print();
+        Err(e) => {
+            let code = cli::usage_exit_code(&e, &args);
+            let _ = e.print();
             return ExitCode::from(code);
         }
     };
-    match cli::run(cli).await {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("senderscope: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cli::run(cli)) {
         Ok(code) => ExitCode::from(code),
-        Err(err) => {
-            eprintln!("senderscope: {err:#}");
-            ExitCode::from(1)
+        Err(e) => {
+            eprintln!("senderscope: {e:#}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -4,8 +4,10 @@
 
 mod blocklists;
 mod config;
+mod daemon;
 // Not every suite uses every starter method.
 #[allow(dead_code)]
 mod harness;
 mod posture;
+mod scheduler;
 mod spf_suite;

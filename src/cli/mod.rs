@@ -1,12 +1,25 @@
-//! TEMPORARY command line for the h-posture branch: only `check`, so the binary can be tested end to end.
-//! The runtime engineer's real `cli` (serve, ingest, config validate) replaces this file at merge; it
-//! keeps `pub mod check;` and dispatches `Command::Check(args)` to [`check::run`].
+//! The command line (clap): raw arguments parsed into typed ones, each subcommand in its own file
+//! with one entry point returning the process exit code. `main` chooses how errors print.
+//!
+//! - `serve [-c FILE] [--log-format human|json]`: run the daemon ([`serve`]).
+//! - `config validate [-c FILE]`: exit 0 when the file is valid, 1 with every problem on stderr
+//!   ([`validate`]).
+//! - `check DOMAIN… [--ip IP]… [--dkim-selector SEL]… [--nameserver HOST:PORT]… [--format text|json]`:
+//!   one-shot posture checks, no daemon, no store; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN ([`check`]).
 
 pub mod check;
+pub mod serve;
+pub mod validate;
 
-/// senderscope: deliverability diagnostics.
-#[derive(Debug, clap::Parser)]
-#[command(name = "senderscope", version)]
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{ConfigSource, default_source};
+
+/// senderscope: deliverability diagnostics for teams sending email at volume.
+#[derive(Debug, Parser)]
+#[command(name = "senderscope", version, about, propagate_version = true)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -14,21 +27,46 @@ pub struct Cli {
 }
 
 /// The subcommands.
-#[derive(Debug, clap::Subcommand)]
+#[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the daemon: scheduled checks, HTTP API and /metrics.
+    Serve(serve::ServeArgs),
     /// One-shot DNS posture checks of domains and sending IPs (no daemon, no store).
     Check(check::CheckArgs),
+    /// Work with the configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
 }
 
-/// Run a parsed command line and return the process exit code.
+/// `senderscope config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Check a configuration file; print every problem as file:line:column: key: message.
+    Validate(validate::ValidateArgs),
+}
+
+/// Run a parsed command line; returns the process exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
-        Command::Check(args) => check::run(args).await,
+        Command::Serve(args) => serve::run(args).await,
+        // A check that could not run is UNKNOWN (3), as the monitoring-plugin convention asks.
+        Command::Check(args) => check::run(args).await.or_else(|e| {
+            eprintln!("senderscope: {e:#}");
+            Ok(check::USAGE_ERROR)
+        }),
+        Command::Config(ConfigCommand::Validate(args)) => Ok(validate::run(args)),
     }
 }
 
+/// `-c FILE` if given, else the default search ($SENDERSCOPE_CONFIG, ./config/senderscope.yaml,
+/// /etc/senderscope/senderscope.yaml, the embedded default).
+fn source(config: Option<PathBuf>) -> ConfigSource {
+    config.map_or_else(default_source, ConfigSource::File)
+}
+
 /// The exit code for a command line clap refused: 0 for `--help`/`--version`, [`check::USAGE_ERROR`]
-/// (3, UNKNOWN) when the subcommand is `check`, clap's own code otherwise.
+/// (3, UNKNOWN) when the subcommand is `check` (monitoring plugins must not exit 2 = CRITICAL for a
+/// typo), clap's own code (2) otherwise.
 pub fn usage_exit_code(err: &clap::Error, args: &[std::ffi::OsString]) -> u8 {
     use clap::error::ErrorKind;
     if matches!(
@@ -37,7 +75,7 @@ pub fn usage_exit_code(err: &clap::Error, args: &[std::ffi::OsString]) -> u8 {
     ) {
         return 0;
     }
-    // This temporary CLI has no global options, so the first argument is the subcommand.
+    // There are no global options, so the first argument is the subcommand.
     if args.get(1).is_some_and(|a| a == "check") {
         return check::USAGE_ERROR;
     }

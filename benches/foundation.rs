@@ -1,0 +1,280 @@
+//! Foundation benchmarks (issue 2), run against the release binary:
+//!
+//! - start to ready on an empty store (spawn → `READY=1` on a notify socket, and → first `/readyz` 200);
+//! - idle RSS with 100 configured domains (checks pushed out by jitter, so none has run);
+//! - `/metrics` with ≥ 10,000 series under 50 concurrent clients (wrk), p99 latency;
+//! - plus the cost of one uncached rendering of those series, measured in-process.
+//!
+//! `cargo bench --bench foundation` (needs `wrk`). Targets: ≤ 100 ms, ≤ 15 MB, p99 ≤ 5 ms.
+//! Figures, not pass/fail: the machine is shared, so run it on a quiet one to compare.
+
+use std::io::Read;
+use std::os::unix::net::UnixDatagram;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_senderscope");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A config for `domains` generated domains; `jitter` 0.5 over 24 h keeps checks from running.
+fn config(dir: &Path, port: u16, domains: usize, checks_now: bool) -> std::path::PathBuf {
+    let mut y = format!(
+        "server: {{ listen: \"127.0.0.1:{port}\" }}\nstate: {{ path: {} }}\n\
+         dns: {{ nameservers: [\"127.0.0.1:{}\"], timeout: 1s, attempts: 1 }}\n",
+        dir.join("state.db").display(),
+        free_port()
+    );
+    y += if checks_now {
+        "schedule: { checks: 1h, jitter: 0, concurrency: 16 }\n"
+    } else {
+        "schedule: { checks: 24h, jitter: 0.5 }\n"
+    };
+    if domains == 0 {
+        y += "domains: []\n";
+    } else {
+        y += "domains:\n";
+        for i in 0..domains {
+            y += &format!(
+                "  - name: d{i}.bench.test\n    dkim_selectors: [s1, s2]\n    sending_ips: [192.0.2.{}]\n",
+                i % 250 + 1
+            );
+        }
+    }
+    let path = dir.join("config.yaml");
+    std::fs::write(&path, y).expect("write config");
+    path
+}
+
+fn spawn(config: &Path, notify: Option<&Path>) -> Child {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["serve", "-c"])
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .env_remove("WATCHDOG_USEC")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    match notify {
+        Some(p) => cmd.env("NOTIFY_SOCKET", p),
+        None => cmd.env_remove("NOTIFY_SOCKET"),
+    };
+    cmd.spawn().expect("spawn senderscope")
+}
+
+fn stop(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let status = out.split(' ').nth(1)?.parse().ok()?;
+    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
+    Some((status, body))
+}
+
+fn wait_ready(port: u16) -> Instant {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if get(port, "/readyz").is_some_and(|(s, _)| s == 200) {
+            return Instant::now();
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    }
+    panic!("not ready within 20 s");
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("VmRSS")
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn start_to_ready() {
+    let mut to_notify = Vec::new();
+    let mut to_http = Vec::new();
+    for _ in 0..20 {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let cfg = config(dir.path(), port, 0, false);
+        let sock_path = dir.path().join("notify.sock");
+        let sock = UnixDatagram::bind(&sock_path).expect("notify socket");
+        sock.set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        let started = Instant::now();
+        let child = spawn(&cfg, Some(&sock_path));
+        let mut buf = [0u8; 256];
+        loop {
+            let n = sock.recv(&mut buf).expect("READY=1 within 20 s");
+            if String::from_utf8_lossy(&buf[..n]).contains("READY=1") {
+                to_notify.push(started.elapsed());
+                break;
+            }
+        }
+        to_http.push(wait_ready(port) - started);
+        stop(child);
+    }
+    to_notify.sort();
+    to_http.sort();
+    println!(
+        "start → READY=1 (empty store, 20 runs): median {:.1} ms, max {:.1} ms",
+        ms(percentile(&to_notify, 0.5)),
+        ms(*to_notify.last().expect("runs"))
+    );
+    println!(
+        "start → first /readyz 200:             median {:.1} ms, max {:.1} ms   (target ≤ 100 ms)",
+        ms(percentile(&to_http, 0.5)),
+        ms(*to_http.last().expect("runs"))
+    );
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn idle_rss() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let cfg = config(dir.path(), port, 100, false);
+    let child = spawn(&cfg, None);
+    wait_ready(port);
+    std::thread::sleep(Duration::from_secs(3));
+    let idle = rss_kib(child.id());
+    let _ = get(port, "/api/v1/status");
+    let _ = get(port, "/metrics");
+    std::thread::sleep(Duration::from_millis(500));
+    let after = rss_kib(child.id());
+    println!(
+        "idle RSS, 100 domains, no check run yet: {:.1} MB (after one /api/v1/status + /metrics: {:.1} MB)   (target ≤ 15 MB)",
+        idle as f64 / 1024.0,
+        after as f64 / 1024.0
+    );
+    stop(child);
+}
+
+fn metrics_under_load() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    // ~49 series per domain (check_status, findings × 5 severities, last_check per check).
+    let cfg = config(dir.path(), port, 210, true);
+    let child = spawn(&cfg, None);
+    wait_ready(port);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let series = loop {
+        let n = get(port, "/metrics")
+            .map(|(_, body)| {
+                body.lines()
+                    .filter(|l| !l.starts_with('#') && !l.is_empty())
+                    .count()
+            })
+            .unwrap_or(0);
+        if n >= 10_000 {
+            break n;
+        }
+        assert!(Instant::now() < deadline, "only {n} series after 120 s");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    println!("/metrics with {series} series, wrk -t2 -c50 -d10s (target p99 ≤ 5 ms):");
+    for (name, header) in [
+        (
+            "gzip (as Prometheus scrapes)",
+            Some("Accept-Encoding: gzip"),
+        ),
+        ("plain text", None),
+    ] {
+        let mut args = vec!["-t2", "-c50", "-d10s", "--latency"];
+        if let Some(h) = header {
+            args.extend(["-H", h]);
+        }
+        args.push(&url);
+        let out = Command::new("wrk")
+            .args(&args)
+            .output()
+            .expect("wrk runs (apt-get install wrk)");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let pick = |label: &str| {
+            text.lines()
+                .find(|l| l.trim_start().starts_with(label))
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+                .unwrap_or_default()
+        };
+        println!(
+            "  {name:<30} p50 {}  p99 {}  {}  {}",
+            pick("50%").trim_start_matches("50% "),
+            pick("99%").trim_start_matches("99% "),
+            pick("Requests/sec"),
+            pick("Transfer/sec")
+        );
+    }
+    stop(child);
+
+    // The same number of series rendered in-process, without the shared rendering.
+    let m = senderscope::metrics::Metrics::new().expect("metrics");
+    for i in 0..210 {
+        let d = format!("d{i}.bench.test");
+        for check in ["spf", "dkim", "dmarc", "mx", "mta_sts", "tls_rpt", "bimi"] {
+            m.check_status.with_label_values(&[&d, check]).set(0);
+            m.last_check_timestamp_seconds
+                .with_label_values(&[&d, check])
+                .set(1);
+            for sev in ["ok", "info", "warning", "unknown", "critical"] {
+                m.findings.with_label_values(&[&d, check, sev]).set(0);
+            }
+        }
+    }
+    let mut times: Vec<Duration> = (0..50)
+        .map(|_| {
+            let t = Instant::now();
+            let text = m.render().expect("render");
+            std::hint::black_box(text);
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    println!(
+        "  one uncached rendering of ~10,300 series: median {:.2} ms, p99 {:.2} ms",
+        ms(percentile(&times, 0.5)),
+        ms(percentile(&times, 0.99))
+    );
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter argument picks one figure.
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let wanted = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
+    if wanted("ready") {
+        start_to_ready();
+    }
+    if wanted("rss") {
+        idle_rss();
+    }
+    if wanted("metrics") {
+        metrics_under_load();
+    }
+}

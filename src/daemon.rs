@@ -1,0 +1,251 @@
+//! The daemon's wiring: every long-running task is spawned here, with one shutdown token.
+//!
+//! Start: load the config, open the store (migrations), bind the listener, then spawn the reload task
+//! (fed by the file watcher, SIGHUP and `POST /-/reload`), the scheduler, the HTTP server and the
+//! systemd watchdog, and tell systemd `READY=1`. Stop (SIGTERM/SIGINT): drain HTTP, stop the scheduler
+//! and let running jobs finish, flush the store writer, and return — within [`STOP_BUDGET`].
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::reload::{self, ReloadRequest, ReloadStatus, ReloadTrigger};
+use crate::config::{self, Config, ConfigError, ConfigSource};
+use crate::dns::{DnsSetupError, Resolver};
+use crate::http::{self, AppState};
+use crate::metrics::{Metrics, MetricsError};
+use crate::scheduler;
+use crate::store::{SqliteStore, Store, StoreError};
+
+/// Everything must be stopped within this (systemd's default stop timeout is 90 s; ours says 10).
+pub const STOP_BUDGET: Duration = Duration::from_secs(10);
+/// Of the budget, what HTTP and the scheduler may use; the rest is the store's flush.
+const DRAIN_BUDGET: Duration = Duration::from_secs(8);
+
+/// Why the daemon could not start (or stop cleanly).
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The configuration is invalid.
+    #[error("the configuration is invalid:\n{0}")]
+    Config(#[from] ConfigError),
+    /// Metric registration failed (a bug).
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
+    /// The state store could not be opened or flushed.
+    #[error("state store {path}: {source}")]
+    Store {
+        /// The database file.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: StoreError,
+    },
+    /// The DNS settings could not be applied.
+    #[error(transparent)]
+    Dns(#[from] DnsSetupError),
+    /// The listen address could not be bound.
+    #[error("listening on {addr}: {source}")]
+    Bind {
+        /// `server.listen`.
+        addr: SocketAddr,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Signal handlers could not be installed.
+    #[error("installing signal handlers: {0}")]
+    Signals(#[source] std::io::Error),
+}
+
+/// Run the daemon until SIGTERM or SIGINT.
+pub async fn run(source: ConfigSource) -> Result<(), DaemonError> {
+    let started = Instant::now();
+    let config = config::load(&source)?;
+    let metrics = Arc::new(Metrics::new()?);
+    let reload_status = ReloadStatus::new(metrics.config_last_reload_successful.clone());
+    let state_path = config.state.path.clone();
+    let store_error = |source| DaemonError::Store {
+        path: state_path.clone(),
+        source,
+    };
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&config.state.path).map_err(store_error)?);
+    let dns = Resolver::with_histogram(&config.dns, metrics.dns_query_duration_seconds.clone())?;
+    let addr = config.server.listen;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| DaemonError::Bind { addr, source })?;
+    let local = listener.local_addr().unwrap_or(addr);
+    let domains = config.domains.len();
+
+    let shutdown = CancellationToken::new();
+    let (reload_tx, reload_rx) = mpsc::channel::<ReloadRequest>(16);
+    let signals = spawn_signals(reload_tx.clone(), shutdown.clone())?;
+    let (config_tx, config_rx) = watch::channel(Arc::new(config));
+
+    // The file watcher lives as long as this function; without it SIGHUP and /-/reload still work.
+    let _watcher = match &source {
+        ConfigSource::File(path) => match reload::watch_file(path, reload_tx.clone()) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot watch the config file; reload with SIGHUP or POST /-/reload");
+                None
+            }
+        },
+        ConfigSource::Embedded => None,
+    };
+    let reloader = tokio::spawn(reload::run(
+        source,
+        config_tx,
+        reload_rx,
+        reload_status.clone(),
+        shutdown.clone(),
+    ));
+    let follower = tokio::spawn(follow_config(
+        config_rx.clone(),
+        metrics.clone(),
+        shutdown.clone(),
+    ));
+    let scheduler = tokio::spawn(scheduler::run(
+        scheduler::Deps {
+            config: config_rx.clone(),
+            store: store.clone(),
+            metrics: metrics.clone(),
+            dns,
+        },
+        scheduler::plan,
+        shutdown.clone(),
+    ));
+    let app = http::router(AppState::new(
+        config_rx,
+        store.clone(),
+        metrics,
+        reload_tx,
+        reload_status,
+    ));
+    let server = {
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await
+        })
+    };
+
+    notify(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status(&format!("watching {domains} domains")),
+    ]);
+    let watchdog = spawn_watchdog(shutdown.clone());
+    tracing::info!(
+        listen = %local,
+        domains,
+        state = %state_path.display(),
+        ms = started.elapsed().as_millis() as u64,
+        version = env!("CARGO_PKG_VERSION"),
+        "senderscope is ready"
+    );
+
+    shutdown.cancelled().await;
+    let stopping = Instant::now();
+    notify(&[sd_notify::NotifyState::Stopping]);
+    tracing::info!("shutting down: draining HTTP, finishing running jobs, flushing the store");
+    let deadline = tokio::time::Instant::now() + DRAIN_BUDGET;
+    match tokio::time::timeout_at(deadline, server).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => tracing::error!(error = %e, "the HTTP server failed"),
+        Ok(Err(e)) => tracing::error!(error = %e, "the HTTP server task ended abnormally"),
+        Err(_) => tracing::warn!("HTTP requests still running at the drain deadline were dropped"),
+    }
+    if tokio::time::timeout_at(deadline, scheduler).await.is_err() {
+        tracing::warn!("the scheduler did not stop before the drain deadline");
+    }
+    for task in [reloader, follower, signals, watchdog] {
+        task.abort();
+    }
+    store.close().await.map_err(store_error)?;
+    tracing::info!(
+        ms = stopping.elapsed().as_millis() as u64,
+        "senderscope stopped"
+    );
+    Ok(())
+}
+
+/// SIGTERM and SIGINT stop the daemon; SIGHUP asks for a reload.
+fn spawn_signals(
+    reload: mpsc::Sender<ReloadRequest>,
+    shutdown: CancellationToken,
+) -> Result<JoinHandle<()>, DaemonError> {
+    let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
+    let mut hup = signal(SignalKind::hangup()).map_err(DaemonError::Signals)?;
+    Ok(tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = term.recv() => { tracing::info!(signal = "SIGTERM", "stop requested"); break; }
+                _ = int.recv() => { tracing::info!(signal = "SIGINT", "stop requested"); break; }
+                _ = hup.recv() => {
+                    tracing::info!(signal = "SIGHUP", "reload requested");
+                    let request = ReloadRequest { trigger: ReloadTrigger::Signal, reply: None };
+                    if reload.try_send(request).is_err() {
+                        tracing::warn!("a reload is already queued; this SIGHUP adds nothing");
+                    }
+                }
+            }
+        }
+        shutdown.cancel();
+    }))
+}
+
+/// Keep the metrics in step with the configuration: a removed domain's series go away.
+async fn follow_config(
+    mut config: watch::Receiver<Arc<Config>>,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            changed = config.changed() => if changed.is_err() { return },
+        }
+        let c = config.borrow_and_update().clone();
+        let domains: HashSet<String> = c.domains.iter().map(|d| d.name.to_string()).collect();
+        let mut targets = domains.clone();
+        for d in &c.domains {
+            targets.extend(d.single_ips().map(|ip| ip.to_string()));
+        }
+        metrics.retain(&domains, &targets);
+        tracing::info!(domains = domains.len(), "the running configuration changed");
+    }
+}
+
+/// Ping systemd's watchdog at half its period (sd_watchdog_enabled(3)); a no-op without WATCHDOG_USEC.
+fn spawn_watchdog(shutdown: CancellationToken) -> JoinHandle<()> {
+    let period = sd_notify::watchdog_enabled();
+    tokio::spawn(async move {
+        let Some(period) = period else { return };
+        let mut tick = tokio::time::interval(period / 2);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tick.tick() => notify(&[sd_notify::NotifyState::Watchdog]),
+            }
+        }
+    })
+}
+
+/// Tell systemd; without NOTIFY_SOCKET this does nothing.
+fn notify(state: &[sd_notify::NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(state) {
+        tracing::warn!(error = %e, "cannot notify systemd");
+    }
+}

@@ -1,0 +1,369 @@
+//! Router tests with `oneshot`: no socket, a real SQLite store in a temp dir.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Method, Request};
+use tower::ServiceExt;
+
+use super::*;
+use crate::config::{Secret, load_str};
+use crate::findings::{CheckReport, Finding, FindingCode, Severity};
+use crate::store::SqliteStore;
+
+const YAML: &str = "\
+server: { max_body_bytes: 1024 }
+domains:
+  - name: good.test
+    sending_ips: [192.0.2.10]
+  - name: bad.test
+    sending_ips: [192.0.2.10, \"2001:db8::/126\"]
+  - name: never.test
+";
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    state: AppState,
+    store: Arc<SqliteStore>,
+    reloads: mpsc::Receiver<ReloadRequest>,
+}
+
+fn fixture(token: Option<&str>) -> Fixture {
+    let mut config = load_str(YAML, "test.yaml").unwrap();
+    config.server.api_token = token.map(Secret::new);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("state.db")).unwrap());
+    let metrics = Arc::new(Metrics::new().unwrap());
+    let (_tx, config) = watch::channel(Arc::new(config));
+    let (reload, reloads) = mpsc::channel(4);
+    let status = ReloadStatus::new(metrics.config_last_reload_successful.clone());
+    let state =
+        AppState::new(config, store.clone(), metrics, reload, status).without_metrics_cache();
+    Fixture {
+        _dir: dir,
+        state,
+        store,
+        reloads,
+    }
+}
+
+async fn call(
+    state: &AppState,
+    method: Method,
+    uri: &str,
+    auth: Option<&str>,
+    body: Vec<u8>,
+) -> (StatusCode, Response, Vec<u8>) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(a) = auth {
+        req = req.header(header::AUTHORIZATION, a);
+    }
+    if !body.is_empty() {
+        req = req.header(header::CONTENT_LENGTH, body.len());
+    }
+    let response = router(state.clone())
+        .oneshot(req.body(Body::from(body)).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap()
+        .to_vec();
+    (status, Response::from_parts(parts, Body::empty()), bytes)
+}
+
+async fn get_json(state: &AppState, uri: &str) -> (StatusCode, serde_json::Value) {
+    let (status, _, body) = call(state, Method::GET, uri, None, vec![]).await;
+    (status, serde_json::from_slice(&body).unwrap())
+}
+
+fn report(target: &str, check: &'static str, severity: Option<Severity>) -> CheckReport {
+    let findings: Vec<Finding> = severity
+        .map(|s| vec![Finding::new(FindingCode::SpfMissing, s, "no SPF record")])
+        .unwrap_or_default();
+    CheckReport {
+        target: target.into(),
+        check,
+        status: crate::findings::worst(&findings),
+        record: Some("v=spf1 -all".into()),
+        findings,
+        checked_at: 1_000,
+        duration: Duration::from_millis(250),
+    }
+}
+
+#[tokio::test]
+async fn healthz_and_readyz_answer() {
+    let f = fixture(None);
+    let (status, _, body) = call(&f.state, Method::GET, "/healthz", None, vec![]).await;
+    assert_eq!((status, body.as_slice()), (StatusCode::OK, &b"ok\n"[..]));
+    let (status, json) = get_json(&f.state, "/readyz").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json["ready"], true);
+}
+
+#[tokio::test]
+async fn readyz_fails_when_the_store_is_gone() {
+    let f = fixture(None);
+    f.store.close().await.unwrap();
+    let (status, json) = get_json(&f.state, "/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(json["error"]["code"], "not_ready");
+}
+
+#[tokio::test]
+async fn status_lists_every_domain_and_ip_before_any_check() {
+    let f = fixture(None);
+    let (status, json) = get_json(&f.state, "/api/v1/status").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json["status"], "pending");
+    let domains: Vec<&str> = json["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["domain"].as_str().unwrap())
+        .collect();
+    assert_eq!(domains, ["bad.test", "good.test", "never.test"]);
+    assert!(
+        json["domains"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["status"] == "pending")
+    );
+    let ips: Vec<&str> = json["ips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["ip"].as_str().unwrap())
+        .collect();
+    assert_eq!(ips, ["192.0.2.10", "2001:db8::/126"]);
+    assert_eq!(json["ips"][1]["domains"], serde_json::json!(["bad.test"]));
+    assert_eq!(
+        json["ips"][0]["domains"],
+        serde_json::json!(["good.test", "bad.test"])
+    );
+    assert_eq!(json["config"]["last_reload_successful"], true);
+    assert!(json["config"]["last_error"].is_null());
+}
+
+#[tokio::test]
+async fn status_is_worst_first_with_stored_results() {
+    let f = fixture(None);
+    f.store
+        .save_checks(vec![
+            report("good.test", "spf", None),
+            report("bad.test", "spf", Some(Severity::Critical)),
+            report("bad.test", "mx", None),
+            report("2001:db8::2", "ptr", Some(Severity::Warning)),
+        ])
+        .await
+        .unwrap();
+    let (_, json) = get_json(&f.state, "/api/v1/status").await;
+    assert_eq!(json["status"], "critical");
+    let d = &json["domains"];
+    assert_eq!(
+        (d[0]["domain"].as_str(), d[0]["status"].as_str()),
+        (Some("bad.test"), Some("critical"))
+    );
+    assert_eq!(d[0]["checks"][0]["check"], "spf", "worst check first");
+    assert_eq!(d[0]["checks"][0]["findings"][0]["code"], "spf.missing");
+    assert_eq!(
+        (d[1]["domain"].as_str(), d[1]["status"].as_str()),
+        (Some("good.test"), Some("ok"))
+    );
+    assert_eq!(d[2]["status"], "pending");
+    // The range's address result counts for the configured range.
+    assert_eq!(json["ips"][0]["ip"], "2001:db8::/126");
+    assert_eq!(json["ips"][0]["status"], "warning");
+}
+
+#[tokio::test]
+async fn domain_detail_has_records_findings_and_404_for_unknown() {
+    let f = fixture(None);
+    f.store
+        .save_checks(vec![report("bad.test", "spf", Some(Severity::Critical))])
+        .await
+        .unwrap();
+    let (status, json) = get_json(&f.state, "/api/v1/domains/BAD.test.").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json["domain"], "bad.test");
+    let spf = &json["checks"][0];
+    assert_eq!(spf["record"], "v=spf1 -all");
+    assert_eq!(spf["findings"][0]["message"], "no SPF record");
+    assert_eq!(spf["duration_seconds"], 0.25);
+    assert_eq!(json["ips"].as_array().unwrap().len(), 2);
+
+    let (status, json) = get_json(&f.state, "/api/v1/domains/other.test").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(json["error"]["code"], "unknown_domain");
+    let (status, _) = get_json(&f.state, "/api/v1/domains/not%20a%20domain").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn write_endpoints_are_off_without_a_token() {
+    let f = fixture(None);
+    let (status, _, body) = call(
+        &f.state,
+        Method::POST,
+        "/-/reload",
+        Some("Bearer anything"),
+        vec![],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(String::from_utf8_lossy(&body).contains("write_disabled"));
+}
+
+#[tokio::test]
+async fn a_missing_or_wrong_token_is_401() {
+    let f = fixture(Some("s3cret"));
+    let (status, response, _) = call(&f.state, Method::POST, "/-/reload", None, vec![]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        response.headers()[header::WWW_AUTHENTICATE],
+        "Bearer realm=\"senderscope\""
+    );
+    let (status, _, body) = call(
+        &f.state,
+        Method::POST,
+        "/-/reload",
+        Some("Bearer s3cre"),
+        vec![],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(!String::from_utf8_lossy(&body).contains("s3cret"));
+}
+
+#[tokio::test]
+async fn reload_answers_with_the_reload_outcome() {
+    let mut f = fixture(Some("s3cret"));
+    tokio::spawn(async move {
+        let mut n = 0;
+        while let Some(req) = f.reloads.recv().await {
+            assert_eq!(req.trigger, ReloadTrigger::Http);
+            n += 1;
+            let outcome = if n == 1 {
+                Ok(())
+            } else {
+                Err("c.yaml:3:5: domains[0].name: bad\nc.yaml:4:1: x: y".to_owned())
+            };
+            let _ = req.reply.unwrap().send(outcome);
+        }
+    });
+    let (status, _, body) = call(
+        &f.state,
+        Method::POST,
+        "/-/reload",
+        Some("Bearer s3cret"),
+        vec![],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let (status, _, body) = call(
+        &f.state,
+        Method::POST,
+        "/-/reload",
+        Some("bearer s3cret"),
+        vec![],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["error"]["code"], "config_invalid");
+    assert_eq!(
+        json["error"]["errors"][0],
+        "c.yaml:3:5: domains[0].name: bad"
+    );
+    assert_eq!(json["error"]["errors"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused() {
+    let f = fixture(Some("s3cret"));
+    let (status, _, _) = call(
+        &f.state,
+        Method::POST,
+        "/-/reload",
+        Some("Bearer s3cret"),
+        vec![b'x'; 4096],
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn unknown_paths_get_a_json_404() {
+    let f = fixture(None);
+    let (status, json) = get_json(&f.state, "/nope").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(json["error"]["code"], "not_found");
+}
+
+#[tokio::test]
+async fn metrics_use_route_templates_and_the_text_format() {
+    let f = fixture(None);
+    get_json(&f.state, "/api/v1/domains/good.test").await;
+    get_json(&f.state, "/api/v1/domains/x.test").await;
+    let (status, response, body) = call(&f.state, Method::GET, "/metrics", None, vec![]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let text = String::from_utf8(body).unwrap();
+    assert!(text.contains(r#"senderscope_build_info{version=""#));
+    assert!(text.contains(r#"senderscope_http_requests_total{method="GET",route="/api/v1/domains/{domain}",status="2xx"} 1"#));
+    assert!(text.contains(r#"senderscope_http_requests_total{method="GET",route="/api/v1/domains/{domain}",status="4xx"} 1"#));
+    assert!(!text.contains("x.test"), "raw paths never become labels");
+}
+
+#[tokio::test]
+async fn metrics_are_gzipped_for_clients_that_accept_it() {
+    let f = fixture(None);
+    let req = Request::builder()
+        .uri("/metrics")
+        .header(header::ACCEPT_ENCODING, "gzip")
+        .body(Body::empty())
+        .unwrap();
+    let response = router(f.state.clone()).oneshot(req).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CONTENT_ENCODING], "gzip");
+    assert_eq!(response.headers()[header::VARY], "accept-encoding");
+    let gz = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text).unwrap();
+    assert!(text.contains("senderscope_build_info"));
+}
+
+#[tokio::test]
+async fn slow_requests_get_408() {
+    let mut config = load_str(YAML, "test.yaml").unwrap();
+    config.server.api_token = Some(Secret::new("s3cret"));
+    config.server.request_timeout = Duration::from_millis(100);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("state.db")).unwrap());
+    let metrics = Arc::new(Metrics::new().unwrap());
+    let (_tx, config) = watch::channel(Arc::new(config));
+    // Nobody answers reload requests: the handler waits until the timeout cuts it off.
+    let (reload, _reloads) = mpsc::channel(4);
+    let status = ReloadStatus::new(metrics.config_last_reload_successful.clone());
+    let state = AppState::new(config, store, metrics, reload, status);
+    let started = std::time::Instant::now();
+    let (status, _, _) = call(
+        &state,
+        Method::POST,
+        "/-/reload",
+        Some("Bearer s3cret"),
+        vec![],
+    )
+    .await;
+    assert_eq!(status, StatusCode::REQUEST_TIMEOUT);
+    assert!(started.elapsed() < Duration::from_secs(2));
+}

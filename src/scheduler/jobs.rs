@@ -1,0 +1,276 @@
+//! The built-in jobs, one enum matched exhaustively, and where their results go.
+//!
+//! Adding a kind is a variant, its arm in [`BuiltinJob::run`] and a line in [`plan`]. The result
+//! sinks ([`store_domain_results`], [`store_listings`]) are shared by every producer so stores and
+//! metrics stay in step: a job body computes, a sink stores and publishes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use futures::future::BoxFuture;
+
+use super::{Job, JobContext, Planned};
+use crate::checks::{self, CheckKind, DomainContext, Facts};
+use crate::config::{Config, DomainName};
+use crate::findings::{CheckReport, Finding, FindingCode, Severity, worst};
+use crate::store::{ListingObservation, ListingUpdate, RecordObservation};
+
+/// How often retention pruning runs. Not configurable: pruning is cheap and a day's delay would
+/// only keep rows a little longer than `state.retention`.
+pub const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// The kinds of built-in job: the `job` label of the scheduler metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    /// DNS posture checks of one domain, every `schedule.checks`.
+    Posture,
+    /// One blocklist round over every sending IP and domain, every `schedule.blocklists`.
+    Blocklists,
+    /// Remove history older than `state.retention`, hourly.
+    Retention,
+}
+
+impl JobKind {
+    /// Every kind.
+    pub const ALL: [JobKind; 3] = [JobKind::Posture, JobKind::Blocklists, JobKind::Retention];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Posture => "posture",
+            JobKind::Blocklists => "blocklists",
+            JobKind::Retention => "retention",
+        }
+    }
+}
+
+/// A built-in job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuiltinJob {
+    /// Posture checks of one domain.
+    Posture(DomainName),
+    /// A blocklist round.
+    Blocklists,
+    /// Retention pruning.
+    Retention,
+}
+
+impl BuiltinJob {
+    /// Its kind.
+    pub fn kind(&self) -> JobKind {
+        match self {
+            BuiltinJob::Posture(_) => JobKind::Posture,
+            BuiltinJob::Blocklists => JobKind::Blocklists,
+            BuiltinJob::Retention => JobKind::Retention,
+        }
+    }
+}
+
+impl Job for BuiltinJob {
+    fn kind(&self) -> &'static str {
+        BuiltinJob::kind(self).as_str()
+    }
+
+    fn target(&self) -> String {
+        match self {
+            BuiltinJob::Posture(d) => d.to_string(),
+            BuiltinJob::Blocklists | BuiltinJob::Retention => "all".into(),
+        }
+    }
+
+    fn run(&self, cx: JobContext) -> BoxFuture<'static, anyhow::Result<()>> {
+        let job = self.clone();
+        Box::pin(async move {
+            match job {
+                BuiltinJob::Posture(domain) => posture(&cx, &domain).await,
+                // Planned once crate::blocklists is merged: its round → ListingObservations →
+                // store_listings(&cx, ..). Until then plan() does not schedule it.
+                BuiltinJob::Blocklists => {
+                    anyhow::bail!("blocklist monitoring is not part of this build")
+                }
+                BuiltinJob::Retention => retention(&cx).await,
+            }
+        })
+    }
+}
+
+/// The jobs a configuration asks for.
+pub fn plan(config: &Config) -> Vec<Planned> {
+    let mut out: Vec<Planned> = config
+        .domains
+        .iter()
+        .map(|d| Planned {
+            key: format!("posture:{}", d.name),
+            job: Arc::new(BuiltinJob::Posture(d.name.clone())),
+            interval: config.schedule.checks,
+        })
+        .collect();
+    out.push(Planned {
+        key: "retention".into(),
+        job: Arc::new(BuiltinJob::Retention),
+        interval: RETENTION_INTERVAL,
+    });
+    out
+}
+
+/// Run every domain-scoped check of `domain` (one DNS round shared) and store the results.
+async fn posture(cx: &JobContext, domain: &DomainName) -> anyhow::Result<()> {
+    let Some(settings) = cx.config.domains.iter().find(|d| d.name == *domain) else {
+        return Ok(()); // removed from the configuration since dispatch
+    };
+    let dcx = DomainContext {
+        domain: domain.clone(),
+        dkim_selectors: settings.dkim_selectors.clone(),
+        sending_ips: settings.single_ips().collect(),
+        dns: cx.dns.round(),
+        https: checks::mta_sts::PolicyFetcher::default(),
+    };
+    let results = futures::future::join_all(CheckKind::ALL.map(|k| checks::run(k, &dcx))).await;
+    store_domain_results(cx, domain, results).await?;
+    Ok(())
+}
+
+/// Store a domain's check results and publish them as metrics. Each published record is kept in the
+/// record history; a value that differs from the previous one adds an info `record.changed` finding
+/// to its check's report (with the old and new value) before the report is stored.
+pub async fn store_domain_results(
+    cx: &JobContext,
+    domain: &DomainName,
+    results: Vec<(CheckReport, Facts)>,
+) -> anyhow::Result<()> {
+    // A record that is gone is observed as "" so its removal (and return) is a change too — but
+    // only when the check could see: after a failed lookup "no record" means "unknown", and
+    // recording it would report a false change when DNS comes back.
+    let observations: Vec<RecordObservation> = results
+        .iter()
+        .filter(|(r, _)| {
+            r.record.is_some() || !r.findings.iter().any(|f| f.severity == Severity::Unknown)
+        })
+        .map(|(r, _)| RecordObservation {
+            target: r.target.clone(),
+            check: r.check.to_owned(),
+            name: r.check.to_owned(),
+            value: r.record.clone().unwrap_or_default(),
+            seen_at: r.checked_at,
+        })
+        .collect();
+    let changes = cx
+        .store
+        .observe_records(observations)
+        .await
+        .context("storing record history")?;
+    let mut changed: HashMap<String, _> =
+        changes.into_iter().map(|c| (c.check.clone(), c)).collect();
+    let mut reports = Vec::with_capacity(results.len());
+    for (mut report, facts) in results {
+        if let Some(c) = changed.remove(report.check) {
+            tracing::info!(domain = %domain, check = report.check, "a published record changed");
+            report.findings.push(
+                Finding::new(
+                    FindingCode::RecordChanged,
+                    Severity::Info,
+                    format!(
+                        "The {} record changed since the check at {}: it was {} and is now {}.",
+                        report.check,
+                        format_time(c.old_last_seen),
+                        quoted_or_absent(&c.old_value),
+                        quoted_or_absent(&c.new_value)
+                    ),
+                )
+                .with_detail(serde_json::json!({
+                    "old": c.old_value, "new": c.new_value,
+                    "old_first_seen": c.old_first_seen, "old_last_seen": c.old_last_seen,
+                })),
+            );
+            report.status = worst(&report.findings);
+        }
+        cx.metrics.observe_check(domain.as_str(), &report);
+        cx.metrics.observe_facts(domain.as_str(), &facts);
+        reports.push(report);
+    }
+    cx.store
+        .save_checks(reports)
+        .await
+        .context("storing check results")?;
+    Ok(())
+}
+
+/// Store definitive blocklist answers (listing periods) and publish `senderscope_blocklist_listed`
+/// and `senderscope_blocklist_zone_healthy`. Refused or failed queries are not observations: leave
+/// them out, and their series keep their last value.
+pub async fn store_listings(
+    cx: &JobContext,
+    seen: Vec<ListingObservation>,
+    zone_health: &[(String, bool)],
+) -> anyhow::Result<Vec<ListingUpdate>> {
+    for (zone, healthy) in zone_health {
+        cx.metrics
+            .blocklist_zone_healthy
+            .with_label_values(&[zone.as_str()])
+            .set(i64::from(*healthy));
+    }
+    for o in &seen {
+        cx.metrics
+            .blocklist_listed
+            .with_label_values(&[o.target.as_str(), o.zone.as_str()])
+            .set(i64::from(o.listed.is_some()));
+    }
+    cx.store
+        .observe_listings(seen)
+        .await
+        .context("storing blocklist listings")
+}
+
+async fn retention(cx: &JobContext) -> anyhow::Result<()> {
+    let keep = i64::try_from(cx.config.state.retention.as_secs()).unwrap_or(i64::MAX);
+    let before = checks::unix_now().saturating_sub(keep);
+    let pruned = cx.store.prune(before).await.context("pruning history")?;
+    let rows: u64 = pruned.values().sum();
+    if rows > 0 {
+        tracing::info!(rows, ?pruned, "pruned history older than state.retention");
+    }
+    Ok(())
+}
+
+fn quoted_or_absent(value: &str) -> String {
+    if value.is_empty() {
+        "absent".into()
+    } else {
+        format!("\"{value}\"")
+    }
+}
+
+/// `2026-11-20 14:02 UTC`.
+fn format_time(unix: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| unix.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_has_a_posture_job_per_domain_and_retention() {
+        let config = crate::config::load_str(
+            "domains: [{name: a.test}, {name: b.test}]\nschedule: {checks: 5m}\n",
+            "t.yaml",
+        )
+        .unwrap();
+        let plan = plan(&config);
+        let keys: Vec<&str> = plan.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["posture:a.test", "posture:b.test", "retention"]);
+        assert_eq!(plan[0].interval, Duration::from_secs(300));
+        assert_eq!(plan[2].job.kind(), "retention");
+    }
+
+    #[test]
+    fn times_read_as_utc_minutes() {
+        assert_eq!(format_time(1_795_701_720), "2026-11-26 14:02 UTC");
+    }
+}

@@ -1,0 +1,357 @@
+//! The SQL behind [`SqliteStore`](super::SqliteStore)'s methods: one function per operation, each
+//! run on the writer's transaction (writes) or a reader's connection (reads).
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::db;
+use crate::findings::{CheckReport, Severity};
+use crate::store::*;
+
+#[derive(serde::Deserialize)]
+struct RawFinding {
+    code: String,
+    severity: String,
+    message: String,
+    #[serde(default)]
+    detail: serde_json::Value,
+}
+
+fn severity(s: &str) -> Result<Severity, StoreError> {
+    Severity::ALL
+        .into_iter()
+        .find(|v| v.as_str() == s)
+        .ok_or_else(|| StoreError::Malformed(format!("unknown severity {s:?}")))
+}
+
+fn stored_check(row: &rusqlite::Row<'_>) -> rusqlite::Result<(StoredCheckRow, String)> {
+    Ok((
+        StoredCheckRow {
+            target: row.get(0)?,
+            check: row.get(1)?,
+            status: row.get(2)?,
+            record: row.get(3)?,
+            since: row.get(5)?,
+            checked_at: row.get(6)?,
+            duration_ms: row.get(7)?,
+        },
+        row.get(4)?,
+    ))
+}
+
+struct StoredCheckRow {
+    target: String,
+    check: String,
+    status: String,
+    record: Option<String>,
+    since: i64,
+    checked_at: i64,
+    duration_ms: i64,
+}
+
+impl StoredCheckRow {
+    fn finish(self, findings_json: &str) -> Result<StoredCheck, StoreError> {
+        let raw: Vec<RawFinding> = serde_json::from_str(findings_json).map_err(|e| {
+            StoreError::Malformed(format!("findings of {} {}: {e}", self.target, self.check))
+        })?;
+        let findings = raw
+            .into_iter()
+            .map(|f| {
+                Ok(StoredFinding {
+                    code: f.code,
+                    severity: severity(&f.severity)?,
+                    message: f.message,
+                    detail: f.detail,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(StoredCheck {
+            status: severity(&self.status)?,
+            target: self.target,
+            check: self.check,
+            record: self.record,
+            findings,
+            checked_at: self.checked_at,
+            since: self.since,
+            duration_ms: u64::try_from(self.duration_ms).unwrap_or(0),
+        })
+    }
+}
+
+pub(super) fn save_checks(conn: &Connection, reports: &[CheckReport]) -> Result<(), StoreError> {
+    let mut latest = conn
+        .prepare_cached(
+            "SELECT status, record, findings, first_checked_at FROM check_results \
+             WHERE target = ?1 AND check_name = ?2 ORDER BY last_checked_at DESC, first_checked_at DESC LIMIT 1",
+        )
+        .map_err(db("preparing a check lookup"))?;
+    for r in reports {
+        let findings = serde_json::to_string(&r.findings)
+            .map_err(|e| StoreError::Malformed(format!("serializing findings: {e}")))?;
+        let duration_ms = i64::try_from(r.duration.as_millis()).unwrap_or(i64::MAX);
+        let previous: Option<(String, Option<String>, String, i64)> = latest
+            .query_row(params![r.target, r.check], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })
+            .optional()
+            .map_err(db("reading the latest check result"))?;
+        match previous {
+            Some((status, record, old_findings, first))
+                if status == r.status.as_str()
+                    && record == r.record
+                    && old_findings == findings =>
+            {
+                conn.execute(
+                    "UPDATE check_results SET last_checked_at = MAX(last_checked_at, ?1), duration_ms = ?2 \
+                     WHERE target = ?3 AND check_name = ?4 AND first_checked_at = ?5",
+                    params![r.checked_at, duration_ms, r.target, r.check, first],
+                )
+                .map_err(db("extending a check result"))?;
+            }
+            _ => {
+                conn.execute(
+                    "INSERT INTO check_results (target, check_name, status, record, findings, \
+                     first_checked_at, last_checked_at, duration_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7) \
+                     ON CONFLICT (target, check_name, first_checked_at) DO UPDATE SET status = excluded.status, \
+                     record = excluded.record, findings = excluded.findings, \
+                     last_checked_at = excluded.last_checked_at, duration_ms = excluded.duration_ms",
+                    params![r.target, r.check, r.status.as_str(), r.record, findings, r.checked_at, duration_ms],
+                )
+                .map_err(db("storing a check result"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn latest_checks(
+    conn: &Connection,
+    target: Option<&str>,
+) -> Result<Vec<StoredCheck>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT c.target, c.check_name, c.status, c.record, c.findings, c.first_checked_at, \
+             c.last_checked_at, c.duration_ms FROM check_results c \
+             WHERE (?1 IS NULL OR c.target = ?1) AND c.last_checked_at = (SELECT MAX(l.last_checked_at) \
+             FROM check_results l WHERE l.target = c.target AND l.check_name = c.check_name) \
+             ORDER BY c.target, c.check_name, c.first_checked_at DESC",
+        )
+        .map_err(db("preparing the latest-checks query"))?;
+    let rows = stmt
+        .query_map(params![target], stored_check)
+        .map_err(db("reading the latest checks"))?;
+    let mut out: Vec<StoredCheck> = Vec::new();
+    for row in rows {
+        let (row, findings) = row.map_err(db("reading a check result"))?;
+        // Two outcomes within one second share `last_checked_at`: the newer span comes first.
+        if out
+            .last()
+            .is_some_and(|p| p.target == row.target && p.check == row.check)
+        {
+            continue;
+        }
+        out.push(row.finish(&findings)?);
+    }
+    Ok(out)
+}
+
+pub(super) fn observe_records(
+    conn: &Connection,
+    seen: &[RecordObservation],
+) -> Result<Vec<RecordChange>, StoreError> {
+    let mut latest = conn
+        .prepare_cached(
+            "SELECT value, first_seen, last_seen FROM record_history WHERE target = ?1 AND check_name = ?2 \
+             AND name = ?3 ORDER BY last_seen DESC, first_seen DESC LIMIT 1",
+        )
+        .map_err(db("preparing a record lookup"))?;
+    let mut changes = Vec::new();
+    for o in seen {
+        let previous: Option<(String, i64, i64)> = latest
+            .query_row(params![o.target, o.check, o.name], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()
+            .map_err(db("reading the previous record value"))?;
+        match previous {
+            Some((value, first, _)) if value == o.value => {
+                conn.execute(
+                    "UPDATE record_history SET last_seen = MAX(last_seen, ?1) WHERE target = ?2 \
+                     AND check_name = ?3 AND name = ?4 AND first_seen = ?5",
+                    params![o.seen_at, o.target, o.check, o.name, first],
+                )
+                .map_err(db("extending a record value"))?;
+            }
+            previous => {
+                conn.execute(
+                    "INSERT INTO record_history (target, check_name, name, value, first_seen, last_seen) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (target, check_name, name, first_seen) \
+                     DO UPDATE SET value = excluded.value, last_seen = excluded.last_seen",
+                    params![o.target, o.check, o.name, o.value, o.seen_at],
+                )
+                .map_err(db("storing a record value"))?;
+                if let Some((old_value, old_first_seen, old_last_seen)) = previous {
+                    changes.push(RecordChange {
+                        target: o.target.clone(),
+                        check: o.check.clone(),
+                        name: o.name.clone(),
+                        old_value,
+                        old_first_seen,
+                        old_last_seen,
+                        new_value: o.value.clone(),
+                        changed_at: o.seen_at,
+                    });
+                }
+            }
+        }
+    }
+    Ok(changes)
+}
+
+pub(super) fn period(row: &rusqlite::Row<'_>) -> rusqlite::Result<(ListingPeriod, String)> {
+    Ok((
+        ListingPeriod {
+            target: row.get(0)?,
+            zone: row.get(1)?,
+            codes: Vec::new(),
+            reason: row.get(3)?,
+            listed_since: row.get(4)?,
+            last_seen: row.get(5)?,
+            delisted_at: row.get(6)?,
+        },
+        row.get(2)?,
+    ))
+}
+
+pub(super) fn with_codes(
+    (mut p, codes): (ListingPeriod, String),
+) -> Result<ListingPeriod, StoreError> {
+    p.codes = serde_json::from_str(&codes).map_err(|e| {
+        StoreError::Malformed(format!("listing codes of {} on {}: {e}", p.target, p.zone))
+    })?;
+    Ok(p)
+}
+
+pub(super) const PERIOD_COLUMNS: &str =
+    "target, zone, codes, reason, listed_since, last_seen, delisted_at";
+
+pub(super) fn observe_listings(
+    conn: &Connection,
+    seen: &[ListingObservation],
+) -> Result<Vec<ListingUpdate>, StoreError> {
+    let mut open = conn
+        .prepare_cached(&format!(
+            "SELECT {PERIOD_COLUMNS} FROM blocklist_listings WHERE target = ?1 AND zone = ?2 \
+             AND delisted_at IS NULL ORDER BY listed_since DESC LIMIT 1"
+        ))
+        .map_err(db("preparing a listing lookup"))?;
+    let mut out = Vec::with_capacity(seen.len());
+    for o in seen {
+        let current = open
+            .query_row(params![o.target, o.zone], period)
+            .optional()
+            .map_err(db("reading an open listing"))?
+            .map(with_codes)
+            .transpose()?;
+        let update = match (current, &o.listed) {
+            (None, None) => ListingUpdate {
+                transition: ListingTransition::Unchanged,
+                period: None,
+            },
+            (None, Some(l)) => {
+                let codes = serde_json::to_string(&l.codes)
+                    .map_err(|e| StoreError::Malformed(e.to_string()))?;
+                conn.execute(
+                    "INSERT INTO blocklist_listings (target, zone, codes, reason, listed_since, last_seen) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (target, zone, listed_since) DO UPDATE SET \
+                     codes = excluded.codes, reason = excluded.reason, last_seen = excluded.last_seen, delisted_at = NULL",
+                    params![o.target, o.zone, codes, l.reason, o.at],
+                )
+                .map_err(db("opening a listing period"))?;
+                ListingUpdate {
+                    transition: ListingTransition::Started,
+                    period: Some(ListingPeriod {
+                        target: o.target.clone(),
+                        zone: o.zone.clone(),
+                        codes: l.codes.clone(),
+                        reason: l.reason.clone(),
+                        listed_since: o.at,
+                        last_seen: o.at,
+                        delisted_at: None,
+                    }),
+                }
+            }
+            (Some(mut p), Some(l)) => {
+                let codes = serde_json::to_string(&l.codes)
+                    .map_err(|e| StoreError::Malformed(e.to_string()))?;
+                conn.execute(
+                    "UPDATE blocklist_listings SET codes = ?1, reason = ?2, last_seen = MAX(last_seen, ?3) \
+                     WHERE target = ?4 AND zone = ?5 AND listed_since = ?6",
+                    params![codes, l.reason, o.at, o.target, o.zone, p.listed_since],
+                )
+                .map_err(db("extending a listing period"))?;
+                p.codes = l.codes.clone();
+                p.reason = l.reason.clone();
+                p.last_seen = p.last_seen.max(o.at);
+                ListingUpdate {
+                    transition: ListingTransition::Unchanged,
+                    period: Some(p),
+                }
+            }
+            (Some(mut p), None) => {
+                conn.execute(
+                    "UPDATE blocklist_listings SET delisted_at = ?1 WHERE target = ?2 AND zone = ?3 AND listed_since = ?4",
+                    params![o.at, o.target, o.zone, p.listed_since],
+                )
+                .map_err(db("closing a listing period"))?;
+                p.delisted_at = Some(o.at);
+                ListingUpdate {
+                    transition: ListingTransition::Ended,
+                    period: Some(p),
+                }
+            }
+        };
+        out.push(update);
+    }
+    Ok(out)
+}
+
+pub(super) fn prune(conn: &Connection, before: i64) -> Result<PruneReport, StoreError> {
+    let statements: [(&'static str, &str); 7] = [
+        (
+            "check_results",
+            "DELETE FROM check_results WHERE last_checked_at < ?1",
+        ),
+        (
+            "record_history",
+            "DELETE FROM record_history WHERE last_seen < ?1",
+        ),
+        (
+            "blocklist_listings",
+            "DELETE FROM blocklist_listings WHERE COALESCE(delisted_at, last_seen) < ?1",
+        ),
+        (
+            "dmarc_reports",
+            "DELETE FROM dmarc_reports WHERE end_at < ?1",
+        ),
+        (
+            "event_counts",
+            "DELETE FROM event_counts WHERE bucket_start + bucket_seconds < ?1",
+        ),
+        (
+            "ingest_ledger",
+            "DELETE FROM ingest_ledger WHERE received_at < ?1",
+        ),
+        (
+            "alert_state",
+            "DELETE FROM alert_state WHERE state = 'resolved' AND since < ?1",
+        ),
+    ];
+    let mut report = PruneReport::new();
+    for (table, sql) in statements {
+        let n = conn
+            .execute(sql, params![before])
+            .map_err(db("pruning old history"))?;
+        report.insert(table, n as u64);
+    }
+    Ok(report)
+}

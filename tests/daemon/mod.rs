@@ -1,0 +1,9 @@
+//! The daemon binary end to end: lifecycle, reload, auth, metrics, persistence, CLI, systemd unit.
+
+mod auth;
+mod lifecycle;
+mod metrics;
+mod persistence;
+mod reload;
+mod systemd_unit;
+mod validate;
