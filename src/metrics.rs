@@ -31,6 +31,17 @@ const JOB_BUCKETS: &[f64] = &[
 /// DMARC policies, the values of `senderscope_dmarc_policy{policy}`.
 pub const DMARC_POLICIES: [&str; 3] = ["none", "quarantine", "reject"];
 
+/// The facts a round could not learn because a lookup failed: their series keep their last value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnknownFacts {
+    /// The SPF record could not be read.
+    pub spf: bool,
+    /// The DMARC policy could not be determined.
+    pub dmarc: bool,
+    /// The DKIM selectors whose key could not be looked up.
+    pub dkim_selectors: Vec<String>,
+}
+
 /// How a scheduled job ended: the `result` label of `senderscope_scheduler_job_runs_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobResult {
@@ -318,35 +329,64 @@ impl Metrics {
             .observe(report.duration.as_secs_f64());
     }
 
-    /// Record the facts a check learned (only the fields it filled are touched).
-    pub fn observe_facts(&self, domain: &str, facts: &Facts) {
-        if let Some(n) = facts.spf_dns_lookups {
-            self.spf_dns_lookups
+    /// Record the facts a domain's round learned (`facts` merged over its checks). A fact that is
+    /// definitively gone loses its series — no SPF record, a selector without a usable key or no longer
+    /// configured, no DMARC policy — so dashboards never show a stale value as current; a fact its check
+    /// could not learn (`unknown`: a lookup failed) keeps its last value, as a failed blocklist query
+    /// does: "could not check" is neither a value nor its absence.
+    pub fn observe_facts(&self, domain: &str, facts: &Facts, unknown: &UnknownFacts) {
+        match facts.spf_dns_lookups {
+            Some(n) => self
+                .spf_dns_lookups
                 .with_label_values(&[domain])
-                .set(i64::from(n));
-        }
-        if !facts.dkim_keys.is_empty() {
-            let seen: HashSet<&str> = facts
-                .dkim_keys
-                .iter()
-                .map(|k| k.selector.as_str())
-                .collect();
-            remove_where(&self.dkim_key_bits, |l| {
-                l.get("domain") == Some(&domain)
-                    && !l.get("selector").is_some_and(|s| seen.contains(s))
-            });
-            for key in &facts.dkim_keys {
-                self.dkim_key_bits
-                    .with_label_values(&[domain, key.selector.as_str()])
-                    .set(i64::from(key.bits));
+                .set(i64::from(n)),
+            None if !unknown.spf => {
+                let _ = self.spf_dns_lookups.remove_label_values(&[domain]);
             }
+            None => {}
         }
-        if let Some(policy) = facts.dmarc_policy {
-            for p in DMARC_POLICIES {
-                self.dmarc_policy
-                    .with_label_values(&[domain, p])
-                    .set(i64::from(p == policy));
+        let current: HashSet<&str> = facts
+            .dkim_keys
+            .iter()
+            .map(|k| k.selector.as_str())
+            .chain(unknown.dkim_selectors.iter().map(String::as_str))
+            .collect();
+        remove_where(&self.dkim_key_bits, |l| {
+            l.get("domain") == Some(&domain)
+                && !l.get("selector").is_some_and(|s| current.contains(s))
+        });
+        for key in &facts.dkim_keys {
+            self.dkim_key_bits
+                .with_label_values(&[domain, key.selector.as_str()])
+                .set(i64::from(key.bits));
+        }
+        match facts.dmarc_policy {
+            Some(policy) => {
+                for p in DMARC_POLICIES {
+                    self.dmarc_policy
+                        .with_label_values(&[domain, p])
+                        .set(i64::from(p == policy));
+                }
             }
+            None if !unknown.dmarc => {
+                for p in DMARC_POLICIES {
+                    let _ = self.dmarc_policy.remove_label_values(&[domain, p]);
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// Drop a check's series for a domain (`ptr` once the domain has no single sending IP left).
+    pub fn forget_check(&self, domain: &str, check: &str) {
+        let _ = self.check_status.remove_label_values(&[domain, check]);
+        let _ = self
+            .last_check_timestamp_seconds
+            .remove_label_values(&[domain, check]);
+        for severity in Severity::ALL {
+            let _ = self
+                .findings
+                .remove_label_values(&[domain, check, severity.as_str()]);
         }
     }
 
@@ -516,10 +556,69 @@ mod tests {
             dmarc_policy: Some("reject"),
             ..Facts::default()
         };
-        m.observe_facts("a.test", &facts);
+        m.observe_facts("a.test", &facts, &UnknownFacts::default());
         let text = m.render().unwrap();
         assert!(text.contains(r#"senderscope_dmarc_policy{domain="a.test",policy="reject"} 1"#));
         assert!(text.contains(r#"senderscope_dmarc_policy{domain="a.test",policy="none"} 0"#));
+    }
+
+    fn key(selector: &str, bits: u32) -> crate::checks::DkimKeyFact {
+        crate::checks::DkimKeyFact {
+            selector: selector.into(),
+            key_type: "rsa",
+            bits,
+        }
+    }
+
+    #[test]
+    fn facts_that_are_gone_lose_their_series_and_unknown_ones_keep_them() {
+        let m = Metrics::new().unwrap();
+        let all = Facts {
+            spf_dns_lookups: Some(3),
+            dkim_keys: vec![key("s1", 2048), key("s2", 1024)],
+            dmarc_policy: Some("quarantine"),
+            ..Facts::default()
+        };
+        m.observe_facts("a.test", &all, &UnknownFacts::default());
+        m.observe_facts("b.test", &all, &UnknownFacts::default());
+
+        // a.test: lookups failed everywhere — every series keeps its value.
+        let unknown = UnknownFacts {
+            spf: true,
+            dmarc: true,
+            dkim_selectors: vec!["s1".into(), "s2".into()],
+        };
+        m.observe_facts("a.test", &Facts::default(), &unknown);
+        let text = m.render().unwrap();
+        assert!(text.contains(r#"senderscope_spf_dns_lookups{domain="a.test"} 3"#));
+        assert!(text.contains(r#"senderscope_dkim_key_bits{domain="a.test",selector="s2"} 1024"#));
+        assert!(
+            text.contains(r#"senderscope_dmarc_policy{domain="a.test",policy="quarantine"} 1"#)
+        );
+
+        // b.test: SPF and DMARC removed, selector s2 gone — their series go; s1 stays.
+        let fewer = Facts {
+            dkim_keys: vec![key("s1", 2048)],
+            ..Facts::default()
+        };
+        m.observe_facts("b.test", &fewer, &UnknownFacts::default());
+        let text = m.render().unwrap();
+        assert!(!text.contains(r#"senderscope_spf_dns_lookups{domain="b.test"}"#));
+        assert!(!text.contains(r#"senderscope_dkim_key_bits{domain="b.test",selector="s2"}"#));
+        assert!(text.contains(r#"senderscope_dkim_key_bits{domain="b.test",selector="s1"} 2048"#));
+        assert!(!text.contains(r#"senderscope_dmarc_policy{domain="b.test""#));
+    }
+
+    #[test]
+    fn a_forgotten_check_loses_every_series() {
+        let m = Metrics::new().unwrap();
+        m.observe_check("a.test", &report("ptr", vec![]));
+        m.observe_check("a.test", &report("spf", vec![]));
+        m.forget_check("a.test", "ptr");
+        let text = m.render().unwrap();
+        // The duration histogram is per check, not per domain: it stays.
+        assert!(!text.contains(r#"check="ptr",domain="a.test""#), "{text}");
+        assert!(text.contains(r#"senderscope_check_status{check="spf",domain="a.test"} 0"#));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `/api/v1/*`: what the daemon knows, read from the store and the running configuration.
 //!
 //! Every configured domain and sending IP is listed, checked or not (`"status": "pending"` until its
-//! first result is stored), worst first. docs/api.md documents the shapes.
+//! first result is stored), worst first, each with a one-line `summary` of what is wrong (the messages
+//! of its worst findings). docs/api.md documents the shapes.
 
 use std::cmp::Reverse;
 use std::net::IpAddr;
@@ -15,7 +16,12 @@ use super::AppState;
 use super::error::ApiError;
 use crate::config::{Config, DomainName};
 use crate::findings::Severity;
-use crate::store::{ListingPeriod, StoredCheck, StoredFinding};
+use crate::store::{ListingPeriod, PtrFacts, StoredCheck, StoredFinding};
+
+/// The stored check name of an IP's PTR/FCrDNS result (written by the posture job).
+const PTR_CHECK: &str = "ptr";
+/// At most this many messages in a `summary`; the rest are counted.
+const SUMMARY_MESSAGES: usize = 3;
 
 /// A domain's or IP's overall state: the worst of its checks, or `pending` before the first one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +73,7 @@ pub struct StatusResponse {
     /// Every configured domain, worst first.
     pub domains: Vec<DomainSummary>,
     /// Every configured sending IP or range, worst first.
-    pub ips: Vec<IpSummary>,
+    pub ips: Vec<IpEntry<CheckSummary>>,
 }
 
 /// Reload state in `/api/v1/status`.
@@ -88,6 +94,8 @@ pub struct DomainSummary {
     pub domain: String,
     /// Worst check, or pending.
     pub status: Status,
+    /// One line: the messages of the worst findings.
+    pub summary: String,
     /// Latest result of each check, worst first.
     pub checks: Vec<CheckSummary>,
 }
@@ -118,17 +126,25 @@ pub struct FindingSummary {
     pub message: String,
 }
 
-/// One configured sending IP (or range) in `/api/v1/status`.
+/// One configured sending IP (or range): in `/api/v1/status` with [`CheckSummary`] checks, in
+/// `/api/v1/domains/{domain}` with [`CheckDetail`] checks.
 #[derive(Debug, Serialize)]
-pub struct IpSummary {
+pub struct IpEntry<C> {
     /// The address or range as configured.
     pub ip: String,
     /// The domains that list it.
     pub domains: Vec<String>,
     /// Worst check of the address (or of the addresses in the range), or pending.
     pub status: Status,
+    /// One line: the messages of the worst findings.
+    pub summary: String,
+    /// The PTR name (the forward-confirmed one when there is one); null for a range or before the
+    /// first PTR check.
+    pub ptr: Option<String>,
+    /// Whether a PTR name resolves back to the address (FCrDNS); null when not known.
+    pub fcrdns: Option<bool>,
     /// Latest result of each IP-scoped check (PTR, blocklists), worst first.
-    pub checks: Vec<CheckSummary>,
+    pub checks: Vec<C>,
     /// Open blocklist listings of the address or range.
     pub listings: Vec<ListingPeriod>,
 }
@@ -140,12 +156,14 @@ pub struct DomainDetail {
     pub domain: String,
     /// Worst check, or pending.
     pub status: Status,
+    /// One line: the messages of the worst findings.
+    pub summary: String,
     /// Configured DKIM selectors.
     pub dkim_selectors: Vec<String>,
     /// Each check's latest result in full, worst first.
     pub checks: Vec<CheckDetail>,
-    /// The domain's sending IPs.
-    pub ips: Vec<IpSummary>,
+    /// The domain's sending IPs, with their PTR/FCrDNS results in full.
+    pub ips: Vec<IpEntry<CheckDetail>>,
 }
 
 /// One check's latest result in full.
@@ -165,6 +183,8 @@ pub struct CheckDetail {
     pub since: i64,
     /// How long the latest run took.
     pub duration_seconds: f64,
+    /// The typed facts behind the result (SPF lookup count, DKIM keys, DMARC policy, PTR name…).
+    pub facts: serde_json::Value,
 }
 
 fn summary(c: &StoredCheck) -> CheckSummary {
@@ -185,6 +205,43 @@ fn summary(c: &StoredCheck) -> CheckSummary {
     }
 }
 
+fn detail(c: &StoredCheck) -> CheckDetail {
+    CheckDetail {
+        check: c.check.clone(),
+        status: c.status,
+        record: c.record.clone(),
+        findings: c.findings.clone(),
+        checked_at: c.checked_at,
+        since: c.since,
+        duration_seconds: c.duration_ms as f64 / 1000.0,
+        facts: c.facts.clone(),
+    }
+}
+
+/// One line saying what is wrong: the messages of the findings at the worst severity (of checks given
+/// worst first), at most [`SUMMARY_MESSAGES`] of them and a count of the rest.
+fn summarize(status: Status, checks: &[&StoredCheck]) -> String {
+    let findings = || checks.iter().flat_map(|c| &c.findings);
+    let Some(worst) = findings().map(|f| f.severity).max() else {
+        return match status {
+            Status::Pending => "Not checked yet.".into(),
+            Status::Checked(_) => "No problems found.".into(),
+        };
+    };
+    let messages: Vec<String> = findings()
+        .filter(|f| f.severity == worst)
+        .map(|f| f.message.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    let mut line = messages[..messages.len().min(SUMMARY_MESSAGES)].join(" ");
+    if messages.len() > SUMMARY_MESSAGES {
+        line += &format!(
+            " (and {} more {worst} findings)",
+            messages.len() - SUMMARY_MESSAGES
+        );
+    }
+    line
+}
+
 fn worst_first(checks: &mut [&StoredCheck]) {
     checks.sort_by(|a, b| b.status.cmp(&a.status).then_with(|| a.check.cmp(&b.check)));
 }
@@ -202,13 +259,15 @@ fn net_label(net: &IpNet) -> String {
     }
 }
 
-/// The IP entries of the given domains (deduplicated; an IP shared by two domains lists both).
-fn ip_summaries<'a>(
+/// The IP entries of the given domains (deduplicated; an IP shared by two domains lists both), with
+/// each check as `view` shows it.
+fn ip_entries<'a, C>(
     config: &Config,
     only: Option<&DomainName>,
     checks: &'a [StoredCheck],
     listings: &[ListingPeriod],
-) -> Vec<IpSummary> {
+    view: fn(&StoredCheck) -> C,
+) -> Vec<IpEntry<C>> {
     let mut nets: Vec<(IpNet, Vec<String>)> = Vec::new();
     for d in &config.domains {
         if only.is_some_and(|o| *o != d.name) {
@@ -221,17 +280,26 @@ fn ip_summaries<'a>(
             }
         }
     }
-    let mut out: Vec<IpSummary> = nets
+    let mut out: Vec<IpEntry<C>> = nets
         .into_iter()
         .map(|(net, domains)| {
             let mut mine: Vec<&'a StoredCheck> =
                 checks.iter().filter(|c| covers(&net, &c.target)).collect();
             worst_first(&mut mine);
-            IpSummary {
+            let status = Status::of(mine.iter().copied());
+            // PTR and FCrDNS belong to one address: a range shows them per address in `checks`.
+            let ptr: Option<PtrFacts> = (net.prefix_len() == net.max_prefix_len())
+                .then(|| mine.iter().find(|c| c.check == PTR_CHECK))
+                .flatten()
+                .and_then(|c| serde_json::from_value(c.facts.clone()).ok());
+            IpEntry {
                 ip: net_label(&net),
                 domains,
-                status: Status::of(mine.iter().copied()),
-                checks: mine.into_iter().map(summary).collect(),
+                status,
+                summary: summarize(status, &mine),
+                fcrdns: ptr.as_ref().map(|p| p.fcrdns),
+                ptr: ptr.and_then(|p| p.ptr),
+                checks: mine.into_iter().map(view).collect(),
                 listings: listings
                     .iter()
                     .filter(|l| covers(&net, &l.target))
@@ -263,15 +331,17 @@ pub async fn status(State(state): State<AppState>) -> Result<Json<StatusResponse
                 .filter(|c| c.target == d.name.as_str())
                 .collect();
             worst_first(&mut mine);
+            let status = Status::of(mine.iter().copied());
             DomainSummary {
                 domain: d.name.to_string(),
-                status: Status::of(mine.iter().copied()),
+                status,
+                summary: summarize(status, &mine),
                 checks: mine.into_iter().map(summary).collect(),
             }
         })
         .collect();
     domains.sort_by_key(|d| (Reverse(d.status.rank()), d.domain.clone()));
-    let ips = ip_summaries(&config, None, &checks, &listings);
+    let ips = ip_entries(&config, None, &checks, &listings, summary);
     let status = domains
         .iter()
         .map(|d| d.status)
@@ -319,22 +389,13 @@ pub async fn domain(
         .filter(|c| c.target == name.as_str())
         .collect();
     worst_first(&mut mine);
+    let status = Status::of(mine.iter().copied());
     Ok(Json(DomainDetail {
         domain: name.to_string(),
-        status: Status::of(mine.iter().copied()),
+        status,
+        summary: summarize(status, &mine),
         dkim_selectors: settings.dkim_selectors.clone(),
-        checks: mine
-            .into_iter()
-            .map(|c| CheckDetail {
-                check: c.check.clone(),
-                status: c.status,
-                record: c.record.clone(),
-                findings: c.findings.clone(),
-                checked_at: c.checked_at,
-                since: c.since,
-                duration_seconds: c.duration_ms as f64 / 1000.0,
-            })
-            .collect(),
-        ips: ip_summaries(&config, Some(&name), &checks, &listings),
+        checks: mine.into_iter().map(detail).collect(),
+        ips: ip_entries(&config, Some(&name), &checks, &listings, detail),
     }))
 }

@@ -2,9 +2,12 @@
 //!
 //! Adding a kind is a variant, its arm in [`BuiltinJob::run`] and a line in [`plan`]. The result
 //! sinks ([`store_domain_results`], [`store_listings`]) are shared by every producer so stores and
-//! metrics stay in step: a job body computes, a sink stores and publishes.
+//! metrics stay in step: a job body computes, a sink stores and publishes. The posture job and its
+//! record history live in [`posture`] and `history`.
 
-use std::collections::HashMap;
+mod history;
+pub mod posture;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,10 +15,12 @@ use anyhow::Context as _;
 use futures::future::BoxFuture;
 
 use super::{Job, JobContext, Planned};
-use crate::checks::{self, CheckKind, DomainContext, Facts};
+use crate::checks;
 use crate::config::{Config, DomainName};
-use crate::findings::{CheckReport, Finding, FindingCode, Severity, worst};
-use crate::store::{ListingObservation, ListingUpdate, RecordObservation};
+use crate::store::{ListingObservation, ListingUpdate};
+
+pub use history::CHANGE_REPORTED_FOR;
+pub use posture::{DomainRound, store_domain_results};
 
 /// How often retention pruning runs. Not configurable: pruning is cheap and a day's delay would
 /// only keep rows a little longer than `state.retention`.
@@ -84,7 +89,7 @@ impl Job for BuiltinJob {
         let job = self.clone();
         Box::pin(async move {
             match job {
-                BuiltinJob::Posture(domain) => posture(&cx, &domain).await,
+                BuiltinJob::Posture(domain) => posture::run(&cx, &domain).await,
                 // Planned once crate::blocklists is merged: its round → ListingObservations →
                 // store_listings(&cx, ..). Until then plan() does not schedule it.
                 BuiltinJob::Blocklists => {
@@ -113,88 +118,6 @@ pub fn plan(config: &Config) -> Vec<Planned> {
         interval: RETENTION_INTERVAL,
     });
     out
-}
-
-/// Run every domain-scoped check of `domain` (one DNS round shared) and store the results.
-async fn posture(cx: &JobContext, domain: &DomainName) -> anyhow::Result<()> {
-    let Some(settings) = cx.config.domains.iter().find(|d| d.name == *domain) else {
-        return Ok(()); // removed from the configuration since dispatch
-    };
-    let dcx = DomainContext {
-        domain: domain.clone(),
-        dkim_selectors: settings.dkim_selectors.clone(),
-        sending_ips: settings.single_ips().collect(),
-        dns: cx.dns.round(),
-        https: checks::mta_sts::PolicyFetcher::default(),
-    };
-    let results = futures::future::join_all(CheckKind::ALL.map(|k| checks::run(k, &dcx))).await;
-    store_domain_results(cx, domain, results).await?;
-    Ok(())
-}
-
-/// Store a domain's check results and publish them as metrics. Each published record is kept in the
-/// record history; a value that differs from the previous one adds an info `record.changed` finding
-/// to its check's report (with the old and new value) before the report is stored.
-pub async fn store_domain_results(
-    cx: &JobContext,
-    domain: &DomainName,
-    results: Vec<(CheckReport, Facts)>,
-) -> anyhow::Result<()> {
-    // A record that is gone is observed as "" so its removal (and return) is a change too — but
-    // only when the check could see: after a failed lookup "no record" means "unknown", and
-    // recording it would report a false change when DNS comes back.
-    let observations: Vec<RecordObservation> = results
-        .iter()
-        .filter(|(r, _)| {
-            r.record.is_some() || !r.findings.iter().any(|f| f.severity == Severity::Unknown)
-        })
-        .map(|(r, _)| RecordObservation {
-            target: r.target.clone(),
-            check: r.check.to_owned(),
-            name: r.check.to_owned(),
-            value: r.record.clone().unwrap_or_default(),
-            seen_at: r.checked_at,
-        })
-        .collect();
-    let changes = cx
-        .store
-        .observe_records(observations)
-        .await
-        .context("storing record history")?;
-    let mut changed: HashMap<String, _> =
-        changes.into_iter().map(|c| (c.check.clone(), c)).collect();
-    let mut reports = Vec::with_capacity(results.len());
-    for (mut report, facts) in results {
-        if let Some(c) = changed.remove(report.check) {
-            tracing::info!(domain = %domain, check = report.check, "a published record changed");
-            report.findings.push(
-                Finding::new(
-                    FindingCode::RecordChanged,
-                    Severity::Info,
-                    format!(
-                        "The {} record changed since the check at {}: it was {} and is now {}.",
-                        report.check,
-                        format_time(c.old_last_seen),
-                        quoted_or_absent(&c.old_value),
-                        quoted_or_absent(&c.new_value)
-                    ),
-                )
-                .with_detail(serde_json::json!({
-                    "old": c.old_value, "new": c.new_value,
-                    "old_first_seen": c.old_first_seen, "old_last_seen": c.old_last_seen,
-                })),
-            );
-            report.status = worst(&report.findings);
-        }
-        cx.metrics.observe_check(domain.as_str(), &report);
-        cx.metrics.observe_facts(domain.as_str(), &facts);
-        reports.push(report);
-    }
-    cx.store
-        .save_checks(reports)
-        .await
-        .context("storing check results")?;
-    Ok(())
 }
 
 /// Store definitive blocklist answers (listing periods) and publish `senderscope_blocklist_listed`
@@ -234,23 +157,6 @@ async fn retention(cx: &JobContext) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn quoted_or_absent(value: &str) -> String {
-    if value.is_empty() {
-        "absent".into()
-    } else {
-        format!("\"{value}\"")
-    }
-}
-
-/// `2026-11-20 14:02 UTC`.
-fn format_time(unix: i64) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_else(|| unix.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,10 +173,5 @@ mod tests {
         assert_eq!(keys, ["posture:a.test", "posture:b.test", "retention"]);
         assert_eq!(plan[0].interval, Duration::from_secs(300));
         assert_eq!(plan[2].job.kind(), "retention");
-    }
-
-    #[test]
-    fn times_read_as_utc_minutes() {
-        assert_eq!(format_time(1_795_701_720), "2026-11-26 14:02 UTC");
     }
 }

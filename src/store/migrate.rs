@@ -18,11 +18,18 @@ pub struct Migration {
 }
 
 /// Every migration, in order. A test checks this list against the files in `migrations/`.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_initial.sql",
-    sql: include_str!("migrations/0001_initial.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_initial.sql",
+        sql: include_str!("migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_check_facts.sql",
+        sql: include_str!("migrations/0002_check_facts.sql"),
+    },
+];
 
 /// The schema version this binary writes.
 pub fn latest() -> u32 {

@@ -110,6 +110,36 @@ pub struct StoredCheck {
     pub since: i64,
     /// How long the latest run took (milliseconds).
     pub duration_ms: u64,
+    /// The typed facts behind the result (`{}` when the producer stored none).
+    pub facts: serde_json::Value,
+}
+
+/// A check result to store: the report and the typed facts behind it, as JSON (an IP's `ptr` result
+/// carries [`PtrFacts`]; a domain's checks carry their part of [`crate::checks::Facts`]).
+#[derive(Debug, Clone)]
+pub struct CheckResult {
+    /// What the check found.
+    pub report: CheckReport,
+    /// Facts, as a JSON object; `Null` is stored as `{}`.
+    pub facts: serde_json::Value,
+}
+
+impl From<CheckReport> for CheckResult {
+    fn from(report: CheckReport) -> Self {
+        CheckResult {
+            report,
+            facts: serde_json::Value::Null,
+        }
+    }
+}
+
+/// The facts of an IP's stored `ptr` result: what the status API shows beside its findings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct PtrFacts {
+    /// The PTR name (the forward-confirmed one when there is one).
+    pub ptr: Option<String>,
+    /// Some PTR name resolves back to the IP.
+    pub fcrdns: bool,
 }
 
 /// A published value seen by a check (a record's text at a DNS name).
@@ -236,15 +266,26 @@ pub trait Store: Send + Sync + 'static {
     /// Rows per table (status and diagnostics).
     fn counts(&self) -> StoreFuture<'_, BTreeMap<String, u64>>;
 
-    /// Store check results. An outcome identical to the latest one for its (target, check) extends
-    /// that span instead of adding a row.
-    fn save_checks(&self, reports: Vec<CheckReport>) -> StoreFuture<'_, ()>;
+    /// Store check results with their facts. An outcome identical to the latest one for its
+    /// (target, check) — status, record, findings and facts — extends that span instead of adding a row.
+    fn save_results(&self, results: Vec<CheckResult>) -> StoreFuture<'_, ()>;
+
+    /// Store check results without facts (see [`Store::save_results`]).
+    fn save_checks(&self, reports: Vec<CheckReport>) -> StoreFuture<'_, ()> {
+        self.save_results(reports.into_iter().map(CheckResult::from).collect())
+    }
 
     /// The latest result of every (target, check), or only those of `target`.
     fn latest_checks(&self, target: Option<String>) -> StoreFuture<'_, Vec<StoredCheck>>;
 
-    /// Record the values checks read; returns the ones that differ from the previous value.
-    fn observe_records(&self, seen: Vec<RecordObservation>) -> StoreFuture<'_, Vec<RecordChange>>;
+    /// Record the values checks read. Returns a [`RecordChange`] for every observed value that differs
+    /// from the one before it and took over at or after `changed_since` (Unix seconds): the changes seen
+    /// now, and — with `changed_since` in the past — the recent ones still in force.
+    fn observe_records(
+        &self,
+        seen: Vec<RecordObservation>,
+        changed_since: i64,
+    ) -> StoreFuture<'_, Vec<RecordChange>>;
 
     /// Every stored version of the values read by `check` on `target`, oldest first.
     fn record_history(&self, target: String, check: String) -> StoreFuture<'_, Vec<RecordVersion>>;

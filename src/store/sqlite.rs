@@ -15,7 +15,6 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::*;
-use crate::findings::CheckReport;
 
 /// The most writes committed in one transaction.
 pub const MAX_BATCH: usize = 256;
@@ -316,16 +315,20 @@ impl Store for SqliteStore {
         })
     }
 
-    fn save_checks(&self, reports: Vec<CheckReport>) -> StoreFuture<'_, ()> {
-        self.write(move |c| save_checks(c, &reports))
+    fn save_results(&self, results: Vec<CheckResult>) -> StoreFuture<'_, ()> {
+        self.write(move |c| save_results(c, &results))
     }
 
     fn latest_checks(&self, target: Option<String>) -> StoreFuture<'_, Vec<StoredCheck>> {
         self.read(move |c| latest_checks(c, target.as_deref()))
     }
 
-    fn observe_records(&self, seen: Vec<RecordObservation>) -> StoreFuture<'_, Vec<RecordChange>> {
-        self.write(move |c| observe_records(c, &seen))
+    fn observe_records(
+        &self,
+        seen: Vec<RecordObservation>,
+        changed_since: i64,
+    ) -> StoreFuture<'_, Vec<RecordChange>> {
+        self.write(move |c| observe_records(c, &seen, changed_since))
     }
 
     fn record_history(&self, target: String, check: String) -> StoreFuture<'_, Vec<RecordVersion>> {

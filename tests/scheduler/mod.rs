@@ -396,9 +396,11 @@ async fn the_posture_job_stores_every_check_and_publishes_metrics() {
     Job::run(&job, cx).await.unwrap();
     let stored = h.store.latest_checks(Some("a.test".into())).await.unwrap();
     let checks: Vec<&str> = stored.iter().map(|c| c.check.as_str()).collect();
+    // Every domain check plus the bulk-sender summary: the job runs posture::check_domain.
     let mut expected: Vec<&str> = senderscope::checks::CheckKind::ALL
         .iter()
         .map(|k| k.as_str())
+        .chain([senderscope::checks::bulk_sender::CHECK_NAME])
         .collect();
     expected.sort();
     assert_eq!(checks, expected);
@@ -413,9 +415,11 @@ async fn the_posture_job_stores_every_check_and_publishes_metrics() {
 }
 
 #[tokio::test]
-async fn a_changed_record_raises_record_changed_once() {
+async fn a_changed_record_raises_record_changed_for_a_day() {
     use senderscope::checks::Facts;
     use senderscope::findings::{CheckReport, Severity};
+    use senderscope::posture::DomainReport;
+    use senderscope::scheduler::jobs::{CHANGE_REPORTED_FOR, DomainRound};
     let h = harness(config(&["a.test"], 1, Duration::from_secs(5)));
     let deps = h.deps.as_ref().unwrap();
     let cx = JobContext {
@@ -425,38 +429,42 @@ async fn a_changed_record_raises_record_changed_once() {
         dns: deps.dns.clone(),
         shutdown: CancellationToken::new(),
     };
-    let domain = senderscope::config::DomainName::parse("a.test").unwrap();
-    let report = |record: &str, at: i64| CheckReport {
-        target: "a.test".into(),
-        check: "dmarc",
-        status: Severity::Ok,
-        record: Some(record.into()),
-        findings: vec![],
-        checked_at: at,
-        duration: Duration::ZERO,
+    let round = |record: &str, at: i64| {
+        let report = CheckReport {
+            target: "a.test".into(),
+            check: "dmarc",
+            status: Severity::Ok,
+            record: Some(record.into()),
+            findings: vec![],
+            checked_at: at,
+            duration: Duration::ZERO,
+        };
+        DomainRound {
+            report: DomainReport {
+                domain: senderscope::config::DomainName::parse("a.test").unwrap(),
+                status: Severity::Ok,
+                checks: vec![report],
+                facts: Facts {
+                    dmarc_policy: Some("none"),
+                    ..Facts::default()
+                },
+                ips: vec![],
+            },
+            dkim_selectors: vec![],
+            checked_at: at,
+            took: Duration::ZERO,
+        }
     };
-    let facts = || Facts {
-        dmarc_policy: Some("none"),
-        ..Facts::default()
-    };
-    scheduler::jobs::store_domain_results(
-        &cx,
-        &domain,
-        vec![(report("v=DMARC1; p=none", 100), facts())],
-    )
-    .await
-    .unwrap();
+    scheduler::jobs::store_domain_results(&cx, round("v=DMARC1; p=none", 100))
+        .await
+        .unwrap();
     assert!(
         codes(&h.store).await.is_empty(),
         "the first sighting is not a change"
     );
-    scheduler::jobs::store_domain_results(
-        &cx,
-        &domain,
-        vec![(report("v=DMARC1; p=reject", 200), facts())],
-    )
-    .await
-    .unwrap();
+    scheduler::jobs::store_domain_results(&cx, round("v=DMARC1; p=reject", 200))
+        .await
+        .unwrap();
     let latest = h.store.latest_checks(Some("a.test".into())).await.unwrap();
     let changed = &latest[0].findings[0];
     assert_eq!(changed.code, "record.changed");
@@ -468,16 +476,23 @@ async fn a_changed_record_raises_record_changed_once() {
         changed.message
     );
     assert_eq!(changed.detail["old"], "v=DMARC1; p=none");
-    scheduler::jobs::store_domain_results(
-        &cx,
-        &domain,
-        vec![(report("v=DMARC1; p=reject", 300), facts())],
-    )
-    .await
-    .unwrap();
+    assert_eq!(changed.detail["new"], "v=DMARC1; p=reject");
+    assert_eq!(changed.detail["changed_at"], 200);
+    // The next round still shows the change, word for word, so the stored span just extends.
+    scheduler::jobs::store_domain_results(&cx, round("v=DMARC1; p=reject", 300))
+        .await
+        .unwrap();
+    let again = h.store.latest_checks(Some("a.test".into())).await.unwrap();
+    assert_eq!(again[0].findings, latest[0].findings);
+    assert_eq!(again[0].since, 200);
+    // A day later it is history only.
+    let later = 200 + CHANGE_REPORTED_FOR.as_secs() as i64 + 1;
+    scheduler::jobs::store_domain_results(&cx, round("v=DMARC1; p=reject", later))
+        .await
+        .unwrap();
     assert!(
         codes(&h.store).await.is_empty(),
-        "an unchanged record raises nothing"
+        "past the window an unchanged record raises nothing"
     );
     assert_eq!(
         h.metrics

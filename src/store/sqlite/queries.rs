@@ -4,7 +4,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::db;
-use crate::findings::{CheckReport, Severity};
+use crate::findings::Severity;
 use crate::store::*;
 
 #[derive(serde::Deserialize)]
@@ -23,7 +23,7 @@ fn severity(s: &str) -> Result<Severity, StoreError> {
         .ok_or_else(|| StoreError::Malformed(format!("unknown severity {s:?}")))
 }
 
-fn stored_check(row: &rusqlite::Row<'_>) -> rusqlite::Result<(StoredCheckRow, String)> {
+fn stored_check(row: &rusqlite::Row<'_>) -> rusqlite::Result<(StoredCheckRow, String, String)> {
     Ok((
         StoredCheckRow {
             target: row.get(0)?,
@@ -35,6 +35,7 @@ fn stored_check(row: &rusqlite::Row<'_>) -> rusqlite::Result<(StoredCheckRow, St
             duration_ms: row.get(7)?,
         },
         row.get(4)?,
+        row.get(8)?,
     ))
 }
 
@@ -49,9 +50,12 @@ struct StoredCheckRow {
 }
 
 impl StoredCheckRow {
-    fn finish(self, findings_json: &str) -> Result<StoredCheck, StoreError> {
+    fn finish(self, findings_json: &str, facts_json: &str) -> Result<StoredCheck, StoreError> {
         let raw: Vec<RawFinding> = serde_json::from_str(findings_json).map_err(|e| {
             StoreError::Malformed(format!("findings of {} {}: {e}", self.target, self.check))
+        })?;
+        let facts: serde_json::Value = serde_json::from_str(facts_json).map_err(|e| {
+            StoreError::Malformed(format!("facts of {} {}: {e}", self.target, self.check))
         })?;
         let findings = raw
             .into_iter()
@@ -73,32 +77,46 @@ impl StoredCheckRow {
             checked_at: self.checked_at,
             since: self.since,
             duration_ms: u64::try_from(self.duration_ms).unwrap_or(0),
+            facts,
         })
     }
 }
 
-pub(super) fn save_checks(conn: &Connection, reports: &[CheckReport]) -> Result<(), StoreError> {
+pub(super) fn save_results(conn: &Connection, results: &[CheckResult]) -> Result<(), StoreError> {
     let mut latest = conn
         .prepare_cached(
-            "SELECT status, record, findings, first_checked_at FROM check_results \
+            "SELECT status, record, findings, facts, first_checked_at FROM check_results \
              WHERE target = ?1 AND check_name = ?2 ORDER BY last_checked_at DESC, first_checked_at DESC LIMIT 1",
         )
         .map_err(db("preparing a check lookup"))?;
-    for r in reports {
+    for CheckResult { report: r, facts } in results {
         let findings = serde_json::to_string(&r.findings)
             .map_err(|e| StoreError::Malformed(format!("serializing findings: {e}")))?;
+        let facts = if facts.is_null() {
+            "{}".to_owned()
+        } else {
+            serde_json::to_string(facts)
+                .map_err(|e| StoreError::Malformed(format!("serializing facts: {e}")))?
+        };
         let duration_ms = i64::try_from(r.duration.as_millis()).unwrap_or(i64::MAX);
-        let previous: Option<(String, Option<String>, String, i64)> = latest
+        let previous: Option<(String, Option<String>, String, String, i64)> = latest
             .query_row(params![r.target, r.check], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                ))
             })
             .optional()
             .map_err(db("reading the latest check result"))?;
         match previous {
-            Some((status, record, old_findings, first))
+            Some((status, record, old_findings, old_facts, first))
                 if status == r.status.as_str()
                     && record == r.record
-                    && old_findings == findings =>
+                    && old_findings == findings
+                    && old_facts == facts =>
             {
                 conn.execute(
                     "UPDATE check_results SET last_checked_at = MAX(last_checked_at, ?1), duration_ms = ?2 \
@@ -109,12 +127,12 @@ pub(super) fn save_checks(conn: &Connection, reports: &[CheckReport]) -> Result<
             }
             _ => {
                 conn.execute(
-                    "INSERT INTO check_results (target, check_name, status, record, findings, \
-                     first_checked_at, last_checked_at, duration_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7) \
+                    "INSERT INTO check_results (target, check_name, status, record, findings, facts, \
+                     first_checked_at, last_checked_at, duration_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8) \
                      ON CONFLICT (target, check_name, first_checked_at) DO UPDATE SET status = excluded.status, \
-                     record = excluded.record, findings = excluded.findings, \
+                     record = excluded.record, findings = excluded.findings, facts = excluded.facts, \
                      last_checked_at = excluded.last_checked_at, duration_ms = excluded.duration_ms",
-                    params![r.target, r.check, r.status.as_str(), r.record, findings, r.checked_at, duration_ms],
+                    params![r.target, r.check, r.status.as_str(), r.record, findings, facts, r.checked_at, duration_ms],
                 )
                 .map_err(db("storing a check result"))?;
             }
@@ -130,7 +148,7 @@ pub(super) fn latest_checks(
     let mut stmt = conn
         .prepare_cached(
             "SELECT c.target, c.check_name, c.status, c.record, c.findings, c.first_checked_at, \
-             c.last_checked_at, c.duration_ms FROM check_results c \
+             c.last_checked_at, c.duration_ms, c.facts FROM check_results c \
              WHERE (?1 IS NULL OR c.target = ?1) AND c.last_checked_at = (SELECT MAX(l.last_checked_at) \
              FROM check_results l WHERE l.target = c.target AND l.check_name = c.check_name) \
              ORDER BY c.target, c.check_name, c.first_checked_at DESC",
@@ -141,7 +159,7 @@ pub(super) fn latest_checks(
         .map_err(db("reading the latest checks"))?;
     let mut out: Vec<StoredCheck> = Vec::new();
     for row in rows {
-        let (row, findings) = row.map_err(db("reading a check result"))?;
+        let (row, findings, facts) = row.map_err(db("reading a check result"))?;
         // Two outcomes within one second share `last_checked_at`: the newer span comes first.
         if out
             .last()
@@ -149,7 +167,7 @@ pub(super) fn latest_checks(
         {
             continue;
         }
-        out.push(row.finish(&findings)?);
+        out.push(row.finish(&findings, &facts)?);
     }
     Ok(out)
 }
@@ -157,6 +175,7 @@ pub(super) fn latest_checks(
 pub(super) fn observe_records(
     conn: &Connection,
     seen: &[RecordObservation],
+    changed_since: i64,
 ) -> Result<Vec<RecordChange>, StoreError> {
     let mut latest = conn
         .prepare_cached(
@@ -164,6 +183,12 @@ pub(super) fn observe_records(
              AND name = ?3 ORDER BY last_seen DESC, first_seen DESC LIMIT 1",
         )
         .map_err(db("preparing a record lookup"))?;
+    let mut before = conn
+        .prepare_cached(
+            "SELECT value, first_seen, last_seen FROM record_history WHERE target = ?1 AND check_name = ?2 \
+             AND name = ?3 AND first_seen < ?4 ORDER BY first_seen DESC LIMIT 1",
+        )
+        .map_err(db("preparing a previous-record lookup"))?;
     let mut changes = Vec::new();
     for o in seen {
         let previous: Option<(String, i64, i64)> = latest
@@ -180,6 +205,28 @@ pub(super) fn observe_records(
                     params![o.seen_at, o.target, o.check, o.name, first],
                 )
                 .map_err(db("extending a record value"))?;
+                // The value is unchanged now; it may still have taken over recently.
+                if first < changed_since {
+                    continue;
+                }
+                let older: Option<(String, i64, i64)> = before
+                    .query_row(params![o.target, o.check, o.name, first], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    })
+                    .optional()
+                    .map_err(db("reading the value before the current one"))?;
+                if let Some((old_value, old_first_seen, old_last_seen)) = older {
+                    changes.push(RecordChange {
+                        target: o.target.clone(),
+                        check: o.check.clone(),
+                        name: o.name.clone(),
+                        old_value,
+                        old_first_seen,
+                        old_last_seen,
+                        new_value: value,
+                        changed_at: first,
+                    });
+                }
             }
             previous => {
                 conn.execute(

@@ -88,19 +88,19 @@ async fn a_changed_record_is_reported_once_with_old_and_new() {
         seen_at: at,
     };
     assert!(
-        s.observe_records(vec![obs("v=DMARC1; p=none", 10)])
+        s.observe_records(vec![obs("v=DMARC1; p=none", 10)], 10)
             .await
             .unwrap()
             .is_empty()
     );
     assert!(
-        s.observe_records(vec![obs("v=DMARC1; p=none", 20)])
+        s.observe_records(vec![obs("v=DMARC1; p=none", 20)], 20)
             .await
             .unwrap()
             .is_empty()
     );
     let changes = s
-        .observe_records(vec![obs("v=DMARC1; p=reject", 30)])
+        .observe_records(vec![obs("v=DMARC1; p=reject", 30)], 30)
         .await
         .unwrap();
     assert_eq!(changes.len(), 1);
@@ -111,7 +111,7 @@ async fn a_changed_record_is_reported_once_with_old_and_new() {
     );
     assert_eq!(changes[0].new_value, "v=DMARC1; p=reject");
     assert!(
-        s.observe_records(vec![obs("v=DMARC1; p=reject", 40)])
+        s.observe_records(vec![obs("v=DMARC1; p=reject", 40)], 40)
             .await
             .unwrap()
             .is_empty()
@@ -122,6 +122,82 @@ async fn a_changed_record_is_reported_once_with_old_and_new() {
         .unwrap();
     assert_eq!(history.len(), 2);
     assert_eq!((history[1].first_seen, history[1].last_seen), (30, 40));
+}
+
+#[tokio::test]
+async fn a_recent_change_is_reported_while_within_the_window() {
+    let (_d, s) = open();
+    let obs = |v: &str, at| RecordObservation {
+        target: "a.test".into(),
+        check: "dkim".into(),
+        name: "s2._domainkey.a.test".into(),
+        value: v.into(),
+        seen_at: at,
+    };
+    s.observe_records(vec![obs("v=DKIM1; p=AAAA", 10)], 10)
+        .await
+        .unwrap();
+    // Removed (observed as ""), then seen again unchanged: the change of 20 stays reported while
+    // `changed_since` reaches back to it, with when it happened.
+    s.observe_records(vec![obs("", 20)], 20).await.unwrap();
+    let still = s.observe_records(vec![obs("", 50)], 15).await.unwrap();
+    assert_eq!(still.len(), 1);
+    assert_eq!(still[0].old_value, "v=DKIM1; p=AAAA");
+    assert_eq!(still[0].new_value, "");
+    assert_eq!(
+        (
+            still[0].old_first_seen,
+            still[0].old_last_seen,
+            still[0].changed_at
+        ),
+        (10, 10, 20)
+    );
+    assert!(
+        s.observe_records(vec![obs("", 60)], 21)
+            .await
+            .unwrap()
+            .is_empty(),
+        "past the window the change is history only"
+    );
+    let history = s
+        .record_history("a.test".into(), "dkim".into())
+        .await
+        .unwrap();
+    let values: Vec<(&str, i64, i64)> = history
+        .iter()
+        .map(|v| (v.value.as_str(), v.first_seen, v.last_seen))
+        .collect();
+    assert_eq!(values, [("v=DKIM1; p=AAAA", 10, 10), ("", 20, 60)]);
+}
+
+#[tokio::test]
+async fn facts_are_stored_and_part_of_the_outcome() {
+    let (_d, s) = open();
+    let result = |fcrdns: bool, at| CheckResult {
+        report: report("192.0.2.10", "ptr", vec![], at),
+        facts: serde_json::to_value(PtrFacts {
+            ptr: Some("mail.a.test".into()),
+            fcrdns,
+        })
+        .unwrap(),
+    };
+    s.save_results(vec![result(true, 100)]).await.unwrap();
+    s.save_results(vec![result(true, 200)]).await.unwrap();
+    let latest = s.latest_checks(None).await.unwrap();
+    assert_eq!((latest[0].since, latest[0].checked_at), (100, 200));
+    let facts: PtrFacts = serde_json::from_value(latest[0].facts.clone()).unwrap();
+    assert_eq!(facts.ptr.as_deref(), Some("mail.a.test"));
+    assert!(facts.fcrdns);
+    s.save_results(vec![result(false, 300)]).await.unwrap();
+    let latest = s.latest_checks(None).await.unwrap();
+    assert_eq!(latest[0].since, 300, "different facts start a new span");
+    assert_eq!(latest[0].facts["fcrdns"], false);
+    // Results stored without facts read back as an empty object.
+    s.save_checks(vec![report("a.test", "spf", vec![], 400)])
+        .await
+        .unwrap();
+    let spf = s.latest_checks(Some("a.test".into())).await.unwrap();
+    assert_eq!(spf[0].facts, serde_json::json!({}));
 }
 
 #[tokio::test]
