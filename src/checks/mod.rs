@@ -104,7 +104,7 @@ pub struct Outcome {
 }
 
 /// Typed facts a check learned, beyond its findings (the source of gauges such as
-/// `senderscope_spf_dns_lookups` and `senderscope_dkim_key_bits`).
+/// `senderscope_spf_dns_lookups` and `senderscope_dkim_key_size`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Facts {
     /// SPF: DNS-querying terms counted per RFC 7208 §4.6.4 (when an SPF record was found).

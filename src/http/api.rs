@@ -20,8 +20,9 @@ use crate::store::{ListingPeriod, PtrFacts, StoredCheck, StoredFinding};
 
 /// The stored check name of an IP's PTR/FCrDNS result (written by the posture job).
 const PTR_CHECK: &str = "ptr";
-/// At most this many messages in a `summary`; the rest are counted.
-const SUMMARY_MESSAGES: usize = 3;
+/// At most this many messages in a `summary`; the rest are named by code. Two keep the line readable
+/// (messages are a sentence or two each) while showing more than one problem.
+const SUMMARY_MESSAGES: usize = 2;
 
 /// A domain's or IP's overall state: the worst of its checks, or `pending` before the first one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -219,7 +220,8 @@ fn detail(c: &StoredCheck) -> CheckDetail {
 }
 
 /// One line saying what is wrong: the messages of the findings at the worst severity (of checks given
-/// worst first), at most [`SUMMARY_MESSAGES`] of them and a count of the rest.
+/// worst first), at most [`SUMMARY_MESSAGES`] of them, then the codes of the rest so the reader knows
+/// where else to look.
 fn summarize(status: Status, checks: &[&StoredCheck]) -> String {
     let findings = || checks.iter().flat_map(|c| &c.findings);
     let Some(worst) = findings().map(|f| f.severity).max() else {
@@ -228,18 +230,34 @@ fn summarize(status: Status, checks: &[&StoredCheck]) -> String {
             Status::Checked(_) => "No problems found.".into(),
         };
     };
-    let messages: Vec<String> = findings()
-        .filter(|f| f.severity == worst)
+    let worst_ones: Vec<&StoredFinding> = findings().filter(|f| f.severity == worst).collect();
+    let (shown, rest) = worst_ones.split_at(worst_ones.len().min(SUMMARY_MESSAGES));
+    // Messages are single sentences, but whatever they hold, the summary stays on one line.
+    let mut line: Vec<String> = shown
+        .iter()
         .map(|f| f.message.split_whitespace().collect::<Vec<_>>().join(" "))
         .collect();
-    let mut line = messages[..messages.len().min(SUMMARY_MESSAGES)].join(" ");
-    if messages.len() > SUMMARY_MESSAGES {
-        line += &format!(
-            " (and {} more {worst} findings)",
-            messages.len() - SUMMARY_MESSAGES
-        );
+    if !rest.is_empty() {
+        let mut codes: Vec<(&str, usize)> = Vec::new();
+        for f in rest {
+            match codes.iter_mut().find(|(c, _)| *c == f.code) {
+                Some((_, n)) => *n += 1,
+                None => codes.push((&f.code, 1)),
+            }
+        }
+        let codes: Vec<String> = codes
+            .into_iter()
+            .map(|(c, n)| {
+                if n > 1 {
+                    format!("{c} ×{n}")
+                } else {
+                    c.to_owned()
+                }
+            })
+            .collect();
+        line.push(format!("Also {worst}: {}.", codes.join(", ")));
     }
-    line
+    line.join(" ")
 }
 
 fn worst_first(checks: &mut [&StoredCheck]) {

@@ -204,6 +204,90 @@ async fn domain_detail_has_records_findings_and_404_for_unknown() {
 }
 
 #[tokio::test]
+async fn summaries_name_the_worst_findings_and_ips_show_ptr_and_fcrdns() {
+    use crate::store::{CheckResult, PtrFacts};
+    let f = fixture(None);
+    let finding = |code, severity, message: &str| Finding::new(code, severity, message);
+    let mut spf = report("bad.test", "spf", None);
+    spf.findings = vec![
+        finding(
+            FindingCode::SpfMissing,
+            Severity::Critical,
+            "No SPF.\nPublish one.",
+        ),
+        finding(
+            FindingCode::SpfSendingIpNotAuthorized,
+            Severity::Warning,
+            "IP fails.",
+        ),
+    ];
+    let mut dkim = report("bad.test", "dkim", None);
+    dkim.findings = vec![
+        finding(
+            FindingCode::DkimSelectorMissing,
+            Severity::Critical,
+            "No key\n  at s1.",
+        ),
+        finding(
+            FindingCode::DkimSelectorMissing,
+            Severity::Critical,
+            "No key at s2.",
+        ),
+        finding(
+            FindingCode::DkimSelectorMissing,
+            Severity::Critical,
+            "No key at s3.",
+        ),
+    ];
+    let mut ptr = report("192.0.2.10", "ptr", None);
+    ptr.record = Some("mail.good.test".into());
+    let ptr_facts = PtrFacts {
+        ptr: Some("mail.good.test".into()),
+        fcrdns: true,
+    };
+    f.store
+        .save_results(vec![
+            spf.into(),
+            dkim.into(),
+            report("good.test", "spf", None).into(),
+            CheckResult {
+                report: ptr,
+                facts: serde_json::to_value(ptr_facts).unwrap(),
+            },
+        ])
+        .await
+        .unwrap();
+    let (_, json) = get_json(&f.state, "/api/v1/status").await;
+    let d = &json["domains"];
+    assert_eq!(d[0]["domain"], "bad.test");
+    // Checks worst first, then by name: dkim before spf; two messages, the rest by code.
+    assert_eq!(
+        d[0]["summary"],
+        "No key at s1. No key at s2. Also critical: dkim.selector_missing, spf.missing."
+    );
+    assert_eq!(d[1]["summary"], "No problems found.");
+    assert_eq!(d[2]["summary"], "Not checked yet.");
+    let ip = &json["ips"][0];
+    assert_eq!(ip["ip"], "192.0.2.10");
+    assert_eq!(
+        (&ip["ptr"], &ip["fcrdns"]),
+        (&"mail.good.test".into(), &true.into())
+    );
+    let range = &json["ips"][1];
+    assert_eq!(range["ip"], "2001:db8::/126");
+    assert!(range["ptr"].is_null() && range["fcrdns"].is_null());
+    assert_eq!(range["summary"], "Not checked yet.");
+
+    // The domain detail has the IP's result in full, facts included.
+    let (_, json) = get_json(&f.state, "/api/v1/domains/good.test").await;
+    let ptr = &json["ips"][0]["checks"][0];
+    assert_eq!(ptr["check"], "ptr");
+    assert_eq!(ptr["facts"]["fcrdns"], true);
+    assert_eq!(ptr["record"], "mail.good.test");
+    assert_eq!(json["checks"][0]["facts"], serde_json::json!({}));
+}
+
+#[tokio::test]
 async fn write_endpoints_are_off_without_a_token() {
     let f = fixture(None);
     let (status, _, body) = call(

@@ -1,9 +1,11 @@
-//! The daemon binary end to end: lifecycle, reload, auth, metrics, persistence, CLI, systemd unit.
+//! The daemon binary end to end: lifecycle, reload, auth, metrics, persistence, posture checks against
+//! nsd, CLI, systemd unit.
 
 mod auth;
 mod lifecycle;
 mod metrics;
 mod persistence;
+mod posture;
 mod reload;
 mod systemd_unit;
 mod validate;

@@ -34,6 +34,8 @@ pub struct TestConfig {
     pub jitter: f64,
     /// Port for `dns.nameservers` (nobody answers there unless a test starts a server).
     pub dns_port: u16,
+    /// `dkim_selectors` of every domain.
+    pub dkim_selectors: Vec<String>,
 }
 
 impl TestConfig {
@@ -50,6 +52,7 @@ impl TestConfig {
             checks: "1h".into(),
             jitter: 0.0,
             dns_port: free_port(),
+            dkim_selectors: vec!["s1".into()],
         }
     }
 
@@ -73,7 +76,8 @@ impl TestConfig {
             y += "domains:\n";
             for (name, ips) in &self.domains {
                 y += &format!(
-                    "  - name: {name}\n    dkim_selectors: [s1]\n    sending_ips: [{}]\n",
+                    "  - name: {name}\n    dkim_selectors: [{}]\n    sending_ips: [{}]\n",
+                    self.dkim_selectors.join(", "),
                     ips.join(", ")
                 );
             }

@@ -17,6 +17,8 @@ use super::{free_port, loopback, terminate};
 pub struct Nsd {
     addr: SocketAddr,
     child: Child,
+    conf: PathBuf,
+    zones: Vec<(String, PathBuf)>,
     _dir: tempfile::TempDir,
 }
 
@@ -63,21 +65,15 @@ impl Nsd {
              remote-control:\n  control-enable: no\n",
             d = dir.path().display()
         );
-        for (name, file) in zones {
-            let file = std::fs::canonicalize(file)
-                .unwrap_or_else(|e| panic!("zone file {}: {e}", file.display()));
-            let check = Command::new("nsd-checkzone")
-                .arg(name)
-                .arg(&file)
-                .output()
-                .expect("nsd-checkzone runs (apt-get install nsd)");
-            assert!(
-                check.status.success(),
-                "zone {name} ({}) is invalid: {}{}",
-                file.display(),
-                String::from_utf8_lossy(&check.stdout),
-                String::from_utf8_lossy(&check.stderr)
-            );
+        let zones: Vec<(String, PathBuf)> = zones
+            .iter()
+            .map(|(name, file)| {
+                let file = std::fs::canonicalize(file)
+                    .unwrap_or_else(|e| panic!("zone file {}: {e}", file.display()));
+                (name.clone(), file)
+            })
+            .collect();
+        for (name, file) in &zones {
             write!(
                 conf,
                 "zone:\n  name: {name}\n  zonefile: {}\n",
@@ -87,21 +83,25 @@ impl Nsd {
         }
         let conf_path = dir.path().join("nsd.conf");
         std::fs::write(&conf_path, conf).expect("write nsd.conf");
-        let child = Command::new("nsd")
-            .arg("-d")
-            .arg("-c")
-            .arg(&conf_path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nsd starts (apt-get install nsd)");
+        check_zones(&zones);
         let nsd = Nsd {
             addr: loopback(port),
-            child,
+            child: start(&conf_path),
+            conf: conf_path,
+            zones,
             _dir: dir,
         };
-        nsd.wait_ready(zones.first().map(|z| z.0.as_str())).await;
+        nsd.wait_ready().await;
         nsd
+    }
+
+    /// Stop the server and start it again on the same port with the same zone files, re-read from disk:
+    /// how a test changes what DNS answers (rewrite a zone file, then restart). Zones are checked again.
+    pub async fn restart(&mut self) {
+        terminate(&mut self.child);
+        check_zones(&self.zones);
+        self.child = start(&self.conf);
+        self.wait_ready().await;
     }
 
     /// Where it listens.
@@ -119,8 +119,8 @@ impl Nsd {
         }
     }
 
-    async fn wait_ready(&self, zone: Option<&str>) {
-        let probe = zone.unwrap_or("localhost");
+    async fn wait_ready(&self) {
+        let probe = self.zones.first().map_or("localhost", |z| z.0.as_str());
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut settings = self.settings();
         settings.timeout = Duration::from_millis(200);
@@ -137,6 +137,36 @@ impl Nsd {
     }
 }
 
+/// Each zone file must pass nsd-checkzone.
+fn check_zones(zones: &[(String, PathBuf)]) {
+    for (name, file) in zones {
+        let check = Command::new("nsd-checkzone")
+            .arg(name)
+            .arg(file)
+            .output()
+            .expect("nsd-checkzone runs (apt-get install nsd)");
+        assert!(
+            check.status.success(),
+            "zone {name} ({}) is invalid: {}{}",
+            file.display(),
+            String::from_utf8_lossy(&check.stdout),
+            String::from_utf8_lossy(&check.stderr)
+        );
+    }
+}
+
+/// nsd in the foreground with `conf`.
+fn start(conf: &Path) -> Child {
+    Command::new("nsd")
+        .arg("-d")
+        .arg("-c")
+        .arg(conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nsd starts (apt-get install nsd)")
+}
+
 #[tokio::test]
 async fn nsd_serves_multi_string_txt_nxdomain_and_nodata() {
     use senderscope::dns::Answer;
@@ -151,4 +181,25 @@ async fn nsd_serves_multi_string_txt_nxdomain_and_nodata() {
     assert_eq!(txt.records()[0].strings.len(), 2);
     assert_eq!(lookups.txt("nope.harness.test").await, Ok(Answer::NxDomain));
     assert_eq!(lookups.txt("ns.harness.test").await, Ok(Answer::NoData));
+}
+
+#[tokio::test]
+async fn a_restart_serves_the_rewritten_zone_on_the_same_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = dir.path().join("harness.test.zone");
+    let text = std::fs::read_to_string("tests/fixtures/zones/harness.test.zone").unwrap();
+    std::fs::write(&zone, &text).unwrap();
+    let mut nsd = Nsd::serve(&[("harness.test".into(), zone.clone())]).await;
+    let before = nsd.addr();
+    let resolver = Resolver::new(&nsd.settings()).unwrap();
+    let txt = resolver.round().txt("harness.test").await.unwrap();
+    assert_eq!(txt.records()[0].joined(), "v=spf1 -all");
+
+    let changed = text.replace("\"-all\"", "\"~all\"");
+    assert_ne!(changed, text, "the fixture has the string to rewrite");
+    std::fs::write(&zone, changed).unwrap();
+    nsd.restart().await;
+    assert_eq!(nsd.addr(), before);
+    let txt = resolver.round().txt("harness.test").await.unwrap();
+    assert_eq!(txt.records()[0].joined(), "v=spf1 ~all");
 }
