@@ -336,26 +336,10 @@ fn failed(what: &str, e: &LookupError) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::mta_sts::PolicyFetcher;
-    use crate::config::DomainName;
-    use crate::dns::Resolver;
-    use crate::dns::testing::FakeDns;
+    use crate::checks::test_support::{self, codes};
 
     async fn run(zone: &str, domain: &str) -> Outcome {
-        let dns = FakeDns::start().await.unwrap();
-        dns.load(zone).unwrap();
-        let cx = DomainContext {
-            domain: DomainName::parse(domain).unwrap(),
-            dkim_selectors: vec![],
-            sending_ips: vec![],
-            dns: Resolver::new(&dns.settings()).unwrap().round(),
-            https: PolicyFetcher::default(),
-        };
-        check(&cx).await
-    }
-
-    fn codes(o: &Outcome) -> Vec<(FindingCode, Severity)> {
-        o.findings.iter().map(|f| (f.code, f.severity)).collect()
+        test_support::run(check, zone, domain).await
     }
 
     const LOGO: &str = "default._bimi.example.com TXT \"v=BIMI1; l=https://example.com/logo.svg; a=https://example.com/vmc.pem\"";

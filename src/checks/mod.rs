@@ -14,6 +14,8 @@ pub mod mx;
 pub mod ptr;
 pub mod spf;
 mod tag_list;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub mod tls_rpt;
 
 use std::net::IpAddr;

@@ -204,16 +204,11 @@ fn lookup_failed(what: &str, e: &LookupError) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dns::Resolver;
+    use crate::checks::test_support::{codes, lookups};
     use crate::dns::testing::{FakeDns, FakeRecord, ptr_name};
 
     async fn run(dns: &FakeDns, ip: &str) -> PtrOutcome {
-        let lookups = Resolver::new(&dns.settings()).unwrap().round();
-        check(&lookups, ip.parse().unwrap()).await
-    }
-
-    fn codes(o: &PtrOutcome) -> Vec<(FindingCode, Severity)> {
-        o.findings.iter().map(|f| (f.code, f.severity)).collect()
+        check(&lookups(dns), ip.parse().unwrap()).await
     }
 
     fn add_ptr(dns: &FakeDns, ip: &str, name: &str) {

@@ -300,28 +300,13 @@ fn finding_only(finding: Finding) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::DomainName;
-    use crate::dns::Resolver;
-    use crate::dns::testing::FakeDns;
+    use crate::checks::test_support::{self, codes};
 
     /// Runs the check with a fetcher whose policy host never resolves to a server: these tests stop
     /// before the fetch or meet a DNS failure. Fetching is tested against a real HTTPS server in
     /// tests/posture/mta_sts.rs.
     async fn run(zone: &str) -> Outcome {
-        let dns = FakeDns::start().await.unwrap();
-        dns.load(zone).unwrap();
-        let cx = DomainContext {
-            domain: DomainName::parse("d.test").unwrap(),
-            dkim_selectors: vec![],
-            sending_ips: vec![],
-            dns: Resolver::new(&dns.settings()).unwrap().round(),
-            https: PolicyFetcher::default(),
-        };
-        check(&cx).await
-    }
-
-    fn codes(o: &Outcome) -> Vec<(FindingCode, Severity)> {
-        o.findings.iter().map(|f| (f.code, f.severity)).collect()
+        test_support::run(check, zone, "d.test").await
     }
 
     #[tokio::test]
