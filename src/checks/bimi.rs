@@ -477,6 +477,12 @@ mod tests {
             codes(&o),
             vec![(FindingCode::BimiLookupFailed, Severity::Unknown)]
         );
+        assert_eq!(
+            o.findings[0].message,
+            "Could not look up the BIMI record of example.com: SERVFAIL from the resolver. \
+             BIMI could not be checked; check the resolver."
+        );
+        assert_eq!(o.findings[0].detail, json!({"error": "servfail"}));
         let o = run(
             &format!("{LOGO}\n_dmarc.example.com TIMEOUT"),
             "example.com",

@@ -375,6 +375,12 @@ mod tests {
             codes(&o),
             vec![(FindingCode::MxLookupFailed, Severity::Unknown)]
         );
+        assert_eq!(
+            o.findings[0].message,
+            "Could not look up MX of d.test: no answer from the resolver (timed out). \
+             The MX check is incomplete; check the resolver."
+        );
+        assert_eq!(o.findings[0].detail, json!({"error": "timeout"}));
         let o = run("d.test MX 10 mx.d.test\nmx.d.test SERVFAIL", "d.test").await;
         assert_eq!(
             codes(&o),

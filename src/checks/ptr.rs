@@ -305,6 +305,12 @@ mod tests {
             codes(&o),
             vec![(FindingCode::PtrLookupFailed, Severity::Unknown)]
         );
+        assert_eq!(
+            o.findings[0].message,
+            "Could not look up the PTR of 192.0.2.1 (1.2.0.192.in-addr.arpa): no answer from the \
+             resolver (timed out). Reverse DNS could not be checked; check the resolver."
+        );
+        assert_eq!(o.findings[0].detail, json!({"error": "timeout"}));
         add_ptr(&dns, "192.0.2.2", "mail.d.test");
         dns.servfail("mail.d.test");
         let o = run(&dns, "192.0.2.2").await;

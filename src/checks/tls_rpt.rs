@@ -215,10 +215,17 @@ mod tests {
             codes(&run("d.test TXT x").await),
             vec![(FindingCode::TlsRptMissing, Severity::Info)]
         );
+        let o = run("_smtp._tls.d.test TIMEOUT").await;
         assert_eq!(
-            codes(&run("_smtp._tls.d.test TIMEOUT").await),
+            codes(&o),
             vec![(FindingCode::TlsRptLookupFailed, Severity::Unknown)]
         );
+        assert_eq!(
+            o.findings[0].message,
+            "Could not look up _smtp._tls.d.test: no answer from the resolver (timed out). \
+             TLS-RPT could not be checked; check the resolver."
+        );
+        assert_eq!(o.findings[0].detail, json!({"error": "timeout"}));
     }
 
     #[tokio::test]

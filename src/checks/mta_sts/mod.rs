@@ -352,9 +352,16 @@ mod tests {
 
     #[tokio::test]
     async fn txt_failure_is_unknown() {
+        let o = run("_mta-sts.d.test TIMEOUT").await;
         assert_eq!(
-            codes(&run("_mta-sts.d.test TIMEOUT").await),
+            codes(&o),
             vec![(FindingCode::MtaStsLookupFailed, Severity::Unknown)]
         );
+        assert_eq!(
+            o.findings[0].message,
+            "Could not look up _mta-sts.d.test: no answer from the resolver (timed out). \
+             MTA-STS could not be checked; check the resolver."
+        );
+        assert_eq!(o.findings[0].detail, json!({"error": "timeout"}));
     }
 }
