@@ -318,12 +318,12 @@ fn https_url(url: &str) -> Result<(), &'static str> {
 }
 
 fn lookup_failed(what: &str, e: &LookupError) -> Finding {
-    Finding::new(
+    super::lookup_failed(
         FindingCode::BimiLookupFailed,
-        Severity::Unknown,
-        format!("Could not look up {what}: {e}. BIMI could not be checked; check the resolver."),
+        what,
+        e,
+        "BIMI could not be checked",
     )
-    .with_detail(json!({"error": e.kind()}))
 }
 
 fn failed(what: &str, e: &LookupError) -> Outcome {

@@ -265,12 +265,12 @@ async fn explicit_mx(dns: &Lookups, domain: &str, records: &[Mx]) -> Vec<Finding
 }
 
 fn lookup_failed(what: &str, e: &LookupError) -> Finding {
-    Finding::new(
+    super::lookup_failed(
         FindingCode::MxLookupFailed,
-        Severity::Unknown,
-        format!("Could not look up {what}: {e}. The MX check is incomplete; check the resolver."),
+        what,
+        e,
+        "The MX check is incomplete",
     )
-    .with_detail(json!({"error": e.kind()}))
 }
 
 #[cfg(test)]

@@ -191,14 +191,12 @@ fn family(ip: IpAddr) -> &'static str {
 }
 
 fn lookup_failed(what: &str, e: &LookupError) -> Finding {
-    Finding::new(
+    super::lookup_failed(
         FindingCode::PtrLookupFailed,
-        Severity::Unknown,
-        format!(
-            "Could not look up {what}: {e}. Reverse DNS could not be checked; check the resolver."
-        ),
+        what,
+        e,
+        "Reverse DNS could not be checked",
     )
-    .with_detail(json!({"error": e.kind()}))
 }
 
 #[cfg(test)]

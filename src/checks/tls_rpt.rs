@@ -24,16 +24,12 @@ pub async fn check(cx: &DomainContext) -> Outcome {
         Ok(a) => a,
         Err(e) => {
             return Outcome {
-                findings: vec![
-                    Finding::new(
-                        FindingCode::TlsRptLookupFailed,
-                        Severity::Unknown,
-                        format!(
-                            "Could not look up {name}: {e}. TLS-RPT could not be checked; check the resolver."
-                        ),
-                    )
-                    .with_detail(json!({"error": e.kind()})),
-                ],
+                findings: vec![super::lookup_failed(
+                    FindingCode::TlsRptLookupFailed,
+                    &name,
+                    &e,
+                    "TLS-RPT could not be checked",
+                )],
                 ..Outcome::default()
             };
         }

@@ -282,12 +282,12 @@ fn syntax(severity: Severity, message: String, detail: serde_json::Value) -> Fin
 }
 
 fn lookup_failed(what: &str, e: &LookupError) -> Finding {
-    Finding::new(
+    super::lookup_failed(
         FindingCode::MtaStsLookupFailed,
-        Severity::Unknown,
-        format!("Could not look up {what}: {e}. MTA-STS could not be checked; check the resolver."),
+        what,
+        e,
+        "MTA-STS could not be checked",
     )
-    .with_detail(json!({"error": e.kind()}))
 }
 
 fn finding_only(finding: Finding) -> Outcome {
