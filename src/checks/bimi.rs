@@ -440,34 +440,20 @@ mod tests {
 
     #[tokio::test]
     async fn malformed_duplicate_and_stray_records_are_syntax_errors() {
-        let o = run(
+        for zone in [
             "default._bimi.example.com TXT \"v=BIMI1; l=http://example.com/l.svg\"\n\
-             _dmarc.example.com TXT \"v=DMARC1; p=reject\"",
-            "example.com",
-        )
-        .await;
-        assert_eq!(
-            codes(&o),
-            vec![(FindingCode::BimiSyntaxError, Severity::Warning)]
-        );
-        let o = run(
-            &format!("{LOGO}\ndefault._bimi.example.com TXT \"v=BIMI1; l=\""),
-            "example.com",
-        )
-        .await;
-        assert_eq!(
-            codes(&o),
-            vec![(FindingCode::BimiSyntaxError, Severity::Warning)]
-        );
-        let o = run(
-            "default._bimi.example.com TXT \"v=BIMI2; l=\"",
-            "example.com",
-        )
-        .await;
-        assert_eq!(
-            codes(&o),
-            vec![(FindingCode::BimiSyntaxError, Severity::Warning)]
-        );
+             _dmarc.example.com TXT \"v=DMARC1; p=reject\""
+                .to_owned(),
+            format!("{LOGO}\ndefault._bimi.example.com TXT \"v=BIMI1; l=\""),
+            "default._bimi.example.com TXT \"v=BIMI2; l=\"".to_owned(),
+        ] {
+            let o = run(&zone, "example.com").await;
+            assert_eq!(
+                codes(&o),
+                vec![(FindingCode::BimiSyntaxError, Severity::Warning)],
+                "{zone}"
+            );
+        }
     }
 
     #[tokio::test]
