@@ -318,12 +318,12 @@ fn https_url(url: &str) -> Result<(), &'static str> {
 }
 
 fn lookup_failed(what: &str, e: &LookupError) -> Finding {
-    Finding::new(
+    super::lookup_failed(
         FindingCode::BimiLookupFailed,
-        Severity::Unknown,
-        format!("Could not look up {what}: {e}. BIMI could not be checked; check the resolver."),
+        what,
+        e,
+        "BIMI could not be checked",
     )
-    .with_detail(json!({"error": e.kind()}))
 }
 
 fn failed(what: &str, e: &LookupError) -> Outcome {
@@ -336,26 +336,10 @@ fn failed(what: &str, e: &LookupError) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::mta_sts::PolicyFetcher;
-    use crate::config::DomainName;
-    use crate::dns::Resolver;
-    use crate::dns::testing::FakeDns;
+    use crate::checks::test_support::{self, codes};
 
     async fn run(zone: &str, domain: &str) -> Outcome {
-        let dns = FakeDns::start().await.unwrap();
-        dns.load(zone).unwrap();
-        let cx = DomainContext {
-            domain: DomainName::parse(domain).unwrap(),
-            dkim_selectors: vec![],
-            sending_ips: vec![],
-            dns: Resolver::new(&dns.settings()).unwrap().round(),
-            https: PolicyFetcher::default(),
-        };
-        check(&cx).await
-    }
-
-    fn codes(o: &Outcome) -> Vec<(FindingCode, Severity)> {
-        o.findings.iter().map(|f| (f.code, f.severity)).collect()
+        test_support::run(check, zone, domain).await
     }
 
     const LOGO: &str = "default._bimi.example.com TXT \"v=BIMI1; l=https://example.com/logo.svg; a=https://example.com/vmc.pem\"";
@@ -456,34 +440,20 @@ mod tests {
 
     #[tokio::test]
     async fn malformed_duplicate_and_stray_records_are_syntax_errors() {
-        let o = run(
+        for zone in [
             "default._bimi.example.com TXT \"v=BIMI1; l=http://example.com/l.svg\"\n\
-             _dmarc.example.com TXT \"v=DMARC1; p=reject\"",
-            "example.com",
-        )
-        .await;
-        assert_eq!(
-            codes(&o),
-            vec![(FindingCode::BimiSyntaxError, Severity::Warning)]
-        );
-        let o = run(
-            &format!("{LOGO}\ndefault._bimi.example.com TXT \"v=BIMI1; l=\""),
-            "example.com",
-        )
-        .await;
-        assert_eq!(
-            codes(&o),
-            vec![(FindingCode::BimiSyntaxError, Severity::Warning)]
-        );
-        let o = run(
-            "default._bimi.example.com TXT \"v=BIMI2; l=\"",
-            "example.com",
-        )
-        .await;
-        assert_eq!(
-            codes(&o),
-            vec![(FindingCode::BimiSyntaxError, Severity::Warning)]
-        );
+             _dmarc.example.com TXT \"v=DMARC1; p=reject\""
+                .to_owned(),
+            format!("{LOGO}\ndefault._bimi.example.com TXT \"v=BIMI1; l=\""),
+            "default._bimi.example.com TXT \"v=BIMI2; l=\"".to_owned(),
+        ] {
+            let o = run(&zone, "example.com").await;
+            assert_eq!(
+                codes(&o),
+                vec![(FindingCode::BimiSyntaxError, Severity::Warning)],
+                "{zone}"
+            );
+        }
     }
 
     #[tokio::test]
@@ -493,6 +463,12 @@ mod tests {
             codes(&o),
             vec![(FindingCode::BimiLookupFailed, Severity::Unknown)]
         );
+        assert_eq!(
+            o.findings[0].message,
+            "Could not look up the BIMI record of example.com: SERVFAIL from the resolver. \
+             BIMI could not be checked; check the resolver."
+        );
+        assert_eq!(o.findings[0].detail, json!({"error": "servfail"}));
         let o = run(
             &format!("{LOGO}\n_dmarc.example.com TIMEOUT"),
             "example.com",

@@ -14,16 +14,19 @@ pub mod mx;
 pub mod ptr;
 pub mod spf;
 mod tag_list;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub mod tls_rpt;
 
 use std::net::IpAddr;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
+use serde_json::json;
 
 use crate::config::DomainName;
-use crate::dns::Lookups;
-use crate::findings::{CheckReport, Finding, worst};
+use crate::dns::{LookupError, Lookups};
+use crate::findings::{CheckReport, Finding, FindingCode, Severity, worst};
 
 /// The domain-scoped checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -162,6 +165,24 @@ pub async fn run(kind: CheckKind, cx: &DomainContext) -> (CheckReport, Facts) {
         duration: started.elapsed(),
     };
     (report, outcome.facts)
+}
+
+/// The `<check>.lookup_failed` finding of the checks whose failures all read alike: what could not be
+/// looked up and why, then `unchecked` (what that leaves unchecked, in the check's own words) and the
+/// advice to check the resolver. Unknown, never "missing": a lookup that failed says nothing about the
+/// record. SPF, DKIM and DMARC name more (the selector, the tree, the walk) and build their own.
+pub(crate) fn lookup_failed(
+    code: FindingCode,
+    what: &str,
+    error: &LookupError,
+    unchecked: &str,
+) -> Finding {
+    Finding::new(
+        code,
+        Severity::Unknown,
+        format!("Could not look up {what}: {error}. {unchecked}; check the resolver."),
+    )
+    .with_detail(json!({"error": error.kind()}))
 }
 
 /// Seconds since the Unix epoch.

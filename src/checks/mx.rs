@@ -265,37 +265,21 @@ async fn explicit_mx(dns: &Lookups, domain: &str, records: &[Mx]) -> Vec<Finding
 }
 
 fn lookup_failed(what: &str, e: &LookupError) -> Finding {
-    Finding::new(
+    super::lookup_failed(
         FindingCode::MxLookupFailed,
-        Severity::Unknown,
-        format!("Could not look up {what}: {e}. The MX check is incomplete; check the resolver."),
+        what,
+        e,
+        "The MX check is incomplete",
     )
-    .with_detail(json!({"error": e.kind()}))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::mta_sts::PolicyFetcher;
-    use crate::config::DomainName;
-    use crate::dns::Resolver;
-    use crate::dns::testing::FakeDns;
+    use crate::checks::test_support::{self, codes};
 
     async fn run(zone: &str, domain: &str) -> Outcome {
-        let dns = FakeDns::start().await.unwrap();
-        dns.load(zone).unwrap();
-        let cx = DomainContext {
-            domain: DomainName::parse(domain).unwrap(),
-            dkim_selectors: vec![],
-            sending_ips: vec![],
-            dns: Resolver::new(&dns.settings()).unwrap().round(),
-            https: PolicyFetcher::default(),
-        };
-        check(&cx).await
-    }
-
-    fn codes(o: &Outcome) -> Vec<(FindingCode, Severity)> {
-        o.findings.iter().map(|f| (f.code, f.severity)).collect()
+        test_support::run(check, zone, domain).await
     }
 
     #[tokio::test]
@@ -391,6 +375,12 @@ mod tests {
             codes(&o),
             vec![(FindingCode::MxLookupFailed, Severity::Unknown)]
         );
+        assert_eq!(
+            o.findings[0].message,
+            "Could not look up MX of d.test: no answer from the resolver (timed out). \
+             The MX check is incomplete; check the resolver."
+        );
+        assert_eq!(o.findings[0].detail, json!({"error": "timeout"}));
         let o = run("d.test MX 10 mx.d.test\nmx.d.test SERVFAIL", "d.test").await;
         assert_eq!(
             codes(&o),

@@ -191,29 +191,22 @@ fn family(ip: IpAddr) -> &'static str {
 }
 
 fn lookup_failed(what: &str, e: &LookupError) -> Finding {
-    Finding::new(
+    super::lookup_failed(
         FindingCode::PtrLookupFailed,
-        Severity::Unknown,
-        format!(
-            "Could not look up {what}: {e}. Reverse DNS could not be checked; check the resolver."
-        ),
+        what,
+        e,
+        "Reverse DNS could not be checked",
     )
-    .with_detail(json!({"error": e.kind()}))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dns::Resolver;
+    use crate::checks::test_support::{codes, lookups};
     use crate::dns::testing::{FakeDns, FakeRecord, ptr_name};
 
     async fn run(dns: &FakeDns, ip: &str) -> PtrOutcome {
-        let lookups = Resolver::new(&dns.settings()).unwrap().round();
-        check(&lookups, ip.parse().unwrap()).await
-    }
-
-    fn codes(o: &PtrOutcome) -> Vec<(FindingCode, Severity)> {
-        o.findings.iter().map(|f| (f.code, f.severity)).collect()
+        check(&lookups(dns), ip.parse().unwrap()).await
     }
 
     fn add_ptr(dns: &FakeDns, ip: &str, name: &str) {
@@ -310,6 +303,12 @@ mod tests {
             codes(&o),
             vec![(FindingCode::PtrLookupFailed, Severity::Unknown)]
         );
+        assert_eq!(
+            o.findings[0].message,
+            "Could not look up the PTR of 192.0.2.1 (1.2.0.192.in-addr.arpa): no answer from the \
+             resolver (timed out). Reverse DNS could not be checked; check the resolver."
+        );
+        assert_eq!(o.findings[0].detail, json!({"error": "timeout"}));
         add_ptr(&dns, "192.0.2.2", "mail.d.test");
         dns.servfail("mail.d.test");
         let o = run(&dns, "192.0.2.2").await;

@@ -24,16 +24,12 @@ pub async fn check(cx: &DomainContext) -> Outcome {
         Ok(a) => a,
         Err(e) => {
             return Outcome {
-                findings: vec![
-                    Finding::new(
-                        FindingCode::TlsRptLookupFailed,
-                        Severity::Unknown,
-                        format!(
-                            "Could not look up {name}: {e}. TLS-RPT could not be checked; check the resolver."
-                        ),
-                    )
-                    .with_detail(json!({"error": e.kind()})),
-                ],
+                findings: vec![super::lookup_failed(
+                    FindingCode::TlsRptLookupFailed,
+                    &name,
+                    &e,
+                    "TLS-RPT could not be checked",
+                )],
                 ..Outcome::default()
             };
         }
@@ -194,26 +190,10 @@ fn report_uri(uri: &str) -> Result<(), &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::mta_sts::PolicyFetcher;
-    use crate::config::DomainName;
-    use crate::dns::Resolver;
-    use crate::dns::testing::FakeDns;
+    use crate::checks::test_support::{self, codes};
 
     async fn run(zone: &str) -> Outcome {
-        let dns = FakeDns::start().await.unwrap();
-        dns.load(zone).unwrap();
-        let cx = DomainContext {
-            domain: DomainName::parse("d.test").unwrap(),
-            dkim_selectors: vec![],
-            sending_ips: vec![],
-            dns: Resolver::new(&dns.settings()).unwrap().round(),
-            https: PolicyFetcher::default(),
-        };
-        check(&cx).await
-    }
-
-    fn codes(o: &Outcome) -> Vec<(FindingCode, Severity)> {
-        o.findings.iter().map(|f| (f.code, f.severity)).collect()
+        test_support::run(check, zone, "d.test").await
     }
 
     #[tokio::test]
@@ -231,10 +211,17 @@ mod tests {
             codes(&run("d.test TXT x").await),
             vec![(FindingCode::TlsRptMissing, Severity::Info)]
         );
+        let o = run("_smtp._tls.d.test TIMEOUT").await;
         assert_eq!(
-            codes(&run("_smtp._tls.d.test TIMEOUT").await),
+            codes(&o),
             vec![(FindingCode::TlsRptLookupFailed, Severity::Unknown)]
         );
+        assert_eq!(
+            o.findings[0].message,
+            "Could not look up _smtp._tls.d.test: no answer from the resolver (timed out). \
+             TLS-RPT could not be checked; check the resolver."
+        );
+        assert_eq!(o.findings[0].detail, json!({"error": "timeout"}));
     }
 
     #[tokio::test]

@@ -1,51 +1,26 @@
 //! The DKIM check against Debian's nsd serving tests/fixtures/zones/*.dkim.test.zone, with keys made by
 //! openssl (tests/fixtures/dkim).
 
-use std::path::PathBuf;
-
-use senderscope::checks::mta_sts::PolicyFetcher;
 use senderscope::checks::{self, CheckKind, DomainContext, Facts};
-use senderscope::config::DomainName;
-use senderscope::dns::{DnsSettings, Resolver};
+use senderscope::dns::DnsSettings;
 use senderscope::findings::{CheckReport, Severity};
 
+use super::{context, round, sorted_codes as codes, zones_where};
 use crate::harness::nsd::Nsd;
 
 /// nsd serving every DKIM zone.
 async fn serve() -> Nsd {
-    let dir = PathBuf::from("tests/fixtures/zones");
-    let mut zones: Vec<(String, PathBuf)> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter_map(|p| {
-            let name = p.file_name()?.to_str()?.strip_suffix(".zone")?.to_owned();
-            name.ends_with(".dkim.test").then_some((name, p))
-        })
-        .collect();
-    zones.sort();
+    let zones = zones_where(|name| name.ends_with(".dkim.test"));
     assert!(zones.len() >= 9, "DKIM zones not found: {zones:?}");
     Nsd::serve(&zones).await
 }
 
 async fn run(settings: &DnsSettings, domain: &str, selectors: &[&str]) -> (CheckReport, Facts) {
     let cx = DomainContext {
-        domain: DomainName::parse(domain).unwrap(),
         dkim_selectors: selectors.iter().map(|s| s.to_string()).collect(),
-        sending_ips: Vec::new(),
-        dns: Resolver::new(settings).unwrap().round(),
-        https: PolicyFetcher::default(),
+        ..context(round(settings), domain)
     };
     checks::run(CheckKind::Dkim, &cx).await
-}
-
-fn codes(report: &CheckReport) -> Vec<(&'static str, Severity)> {
-    let mut codes: Vec<_> = report
-        .findings
-        .iter()
-        .map(|f| (f.code.as_str(), f.severity))
-        .collect();
-    codes.sort();
-    codes
 }
 
 /// The finding codes and severities a case must give, sorted.

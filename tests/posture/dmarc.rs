@@ -1,28 +1,18 @@
 //! The DMARC check against Debian's nsd serving tests/fixtures/zones/*.dmarc.test.zone, the report
 //! destination zones dmarc-*.test, and the empty `test` TLD the tree walk climbs to .
 
-use std::path::PathBuf;
-
 use senderscope::checks::dmarc::{Policy, effective_policy};
-use senderscope::checks::mta_sts::PolicyFetcher;
-use senderscope::checks::{self, CheckKind, DomainContext, Facts};
+use senderscope::checks::{self, CheckKind, Facts};
 use senderscope::config::DomainName;
-use senderscope::dns::{DnsSettings, Resolver};
+use senderscope::dns::DnsSettings;
 use senderscope::findings::{CheckReport, Severity};
 
+use super::{context, round, sorted_codes as codes, zones_where};
 use crate::harness::nsd::Nsd;
 
 /// nsd serving every DMARC zone and the destinations and `test`.
 async fn serve() -> Nsd {
-    let dir = PathBuf::from("tests/fixtures/zones");
-    let mut zones: Vec<(String, PathBuf)> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter_map(|p| {
-            let name = p.file_name()?.to_str()?.strip_suffix(".zone")?.to_owned();
-            (name.ends_with(".dmarc.test") || name.starts_with("dmarc-")).then_some((name, p))
-        })
-        .collect();
+    let mut zones = zones_where(|name| name.ends_with(".dmarc.test") || name.starts_with("dmarc-"));
     zones.push(Nsd::test_tld());
     zones.sort();
     assert!(zones.len() >= 16, "DMARC zones not found: {zones:?}");
@@ -30,24 +20,7 @@ async fn serve() -> Nsd {
 }
 
 async fn run(settings: &DnsSettings, domain: &str) -> (CheckReport, Facts) {
-    let cx = DomainContext {
-        domain: DomainName::parse(domain).unwrap(),
-        dkim_selectors: Vec::new(),
-        sending_ips: Vec::new(),
-        dns: Resolver::new(settings).unwrap().round(),
-        https: PolicyFetcher::default(),
-    };
-    checks::run(CheckKind::Dmarc, &cx).await
-}
-
-fn codes(report: &CheckReport) -> Vec<(&'static str, Severity)> {
-    let mut codes: Vec<_> = report
-        .findings
-        .iter()
-        .map(|f| (f.code.as_str(), f.severity))
-        .collect();
-    codes.sort();
-    codes
+    checks::run(CheckKind::Dmarc, &context(round(settings), domain)).await
 }
 
 #[tokio::test]
@@ -151,7 +124,7 @@ async fn tree_walk_reaches_the_parent_and_effective_policy_agrees() {
     );
     // The parent's sp=quarantine applies to an existing subdomain.
     assert_eq!(facts.dmarc_policy, Some("quarantine"));
-    let lookups = Resolver::new(&settings).unwrap().round();
+    let lookups = round(&settings);
     let summary = effective_policy(
         &lookups,
         &DomainName::parse("mail.inherited.dmarc.test").unwrap(),

@@ -2,19 +2,17 @@
 //! with a test CA for the policies. The fetcher resolves `mta-sts.<domain>` through our DNS layer, so the
 //! zones' `mta-sts A 127.0.0.1` is what routes it to the test server.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use senderscope::checks::mta_sts::{self, PolicyFetcher};
 use senderscope::checks::{DomainContext, Outcome};
-use senderscope::config::DomainName;
+use senderscope::dns::DnsSettings;
 use senderscope::dns::testing::FakeDns;
-use senderscope::dns::{DnsSettings, Resolver};
 use senderscope::findings::{FindingCode, Severity};
 
+use super::{codes, context, round, unreachable_resolver, zones};
 use crate::harness::https::{HttpsServer, Reply, TestCa};
 use crate::harness::nsd::Nsd;
-use crate::harness::{free_port, loopback};
 
 const ZONES: [&str; 7] = [
     "clean.mta-sts.test",
@@ -25,18 +23,6 @@ const ZONES: [&str; 7] = [
     "testing.mta-sts.test",
     "uncovered.mta-sts.test",
 ];
-
-fn fixtures(names: &[&str]) -> Vec<(String, PathBuf)> {
-    names
-        .iter()
-        .map(|n| {
-            (
-                n.to_string(),
-                PathBuf::from(format!("tests/fixtures/zones/{n}.zone")),
-            )
-        })
-        .collect()
-}
 
 fn policy(mode: &str, mx: &[&str]) -> String {
     let mut text = format!("version: STSv1\r\nmode: {mode}\r\n");
@@ -49,17 +35,10 @@ fn policy(mode: &str, mx: &[&str]) -> String {
 
 async fn run(settings: &DnsSettings, fetcher: &PolicyFetcher, domain: &str) -> Outcome {
     let cx = DomainContext {
-        domain: DomainName::parse(domain).unwrap(),
-        dkim_selectors: vec![],
-        sending_ips: vec![],
-        dns: Resolver::new(settings).unwrap().round(),
         https: fetcher.clone(),
+        ..context(round(settings), domain)
     };
     mta_sts::check(&cx).await
-}
-
-fn codes(o: &Outcome) -> Vec<(FindingCode, Severity)> {
-    o.findings.iter().map(|f| (f.code, f.severity)).collect()
 }
 
 /// The `kind` in a policy_unreachable finding's detail.
@@ -71,7 +50,7 @@ fn kind(o: &Outcome) -> &str {
 async fn every_mta_sts_finding_comes_from_its_zone_and_policy() {
     use FindingCode::*;
     use Severity::*;
-    let nsd = Nsd::serve(&fixtures(&ZONES)).await;
+    let nsd = Nsd::serve(&zones(&ZONES)).await;
     let ca = TestCa::new("senderscope test CA");
     let hosts = [
         "mta-sts.clean.mta-sts.test",
@@ -312,12 +291,7 @@ async fn every_way_the_policy_can_be_unreachable_is_named() {
 
 #[tokio::test]
 async fn an_unreachable_resolver_is_unknown_not_missing() {
-    let settings = DnsSettings {
-        nameservers: vec![loopback(free_port())],
-        timeout: Duration::from_millis(300),
-        attempts: 1,
-        ..DnsSettings::default()
-    };
+    let settings = unreachable_resolver();
     let o = run(&settings, &PolicyFetcher::default(), "clean.mta-sts.test").await;
     assert_eq!(
         codes(&o),

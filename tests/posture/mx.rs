@@ -1,16 +1,11 @@
 //! MX check against a real authoritative server (nsd): one zone per finding code, plus a clean domain.
 
-use std::path::PathBuf;
-use std::time::Duration;
-
-use senderscope::checks::mta_sts::PolicyFetcher;
-use senderscope::checks::{DomainContext, Outcome, mx};
-use senderscope::config::DomainName;
-use senderscope::dns::{DnsSettings, Resolver};
+use senderscope::checks::{Outcome, mx};
+use senderscope::dns::DnsSettings;
 use senderscope::findings::{FindingCode, Severity};
 
+use super::{codes, context, round, unreachable_resolver, zones};
 use crate::harness::nsd::Nsd;
-use crate::harness::{free_port, loopback};
 
 const ZONES: [&str; 7] = [
     "clean.mx.test",
@@ -22,38 +17,15 @@ const ZONES: [&str; 7] = [
     "cname.mx.test",
 ];
 
-fn fixtures(names: &[&str]) -> Vec<(String, PathBuf)> {
-    names
-        .iter()
-        .map(|n| {
-            (
-                n.to_string(),
-                PathBuf::from(format!("tests/fixtures/zones/{n}.zone")),
-            )
-        })
-        .collect()
-}
-
 async fn run(settings: &DnsSettings, domain: &str) -> Outcome {
-    let cx = DomainContext {
-        domain: DomainName::parse(domain).unwrap(),
-        dkim_selectors: vec![],
-        sending_ips: vec![],
-        dns: Resolver::new(settings).unwrap().round(),
-        https: PolicyFetcher::default(),
-    };
-    mx::check(&cx).await
-}
-
-fn codes(o: &Outcome) -> Vec<(FindingCode, Severity)> {
-    o.findings.iter().map(|f| (f.code, f.severity)).collect()
+    mx::check(&context(round(settings), domain)).await
 }
 
 #[tokio::test]
 async fn every_mx_finding_comes_from_its_zone_on_nsd() {
     use FindingCode::*;
     use Severity::*;
-    let nsd = Nsd::serve(&fixtures(&ZONES)).await;
+    let nsd = Nsd::serve(&zones(&ZONES)).await;
     let cases: [(&str, Vec<(FindingCode, Severity)>); 8] = [
         ("clean.mx.test", vec![]),
         ("missing.mx.test", vec![(MxMissing, Warning)]),
@@ -91,12 +63,7 @@ async fn every_mx_finding_comes_from_its_zone_on_nsd() {
 
 #[tokio::test]
 async fn an_unreachable_resolver_is_unknown_not_missing() {
-    let settings = DnsSettings {
-        nameservers: vec![loopback(free_port())],
-        timeout: Duration::from_millis(300),
-        attempts: 1,
-        ..DnsSettings::default()
-    };
+    let settings = unreachable_resolver();
     let o = run(&settings, "clean.mx.test").await;
     assert_eq!(
         codes(&o),

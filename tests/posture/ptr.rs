@@ -1,15 +1,13 @@
 //! PTR / FCrDNS against nsd serving reverse zones for 192.0.2.0/24 and 2001:db8::/32.
 
 use std::net::IpAddr;
-use std::path::PathBuf;
-use std::time::Duration;
 
 use senderscope::checks::ptr;
-use senderscope::dns::{DnsSettings, Resolver};
+use senderscope::dns::DnsSettings;
 use senderscope::findings::{FindingCode, Severity};
 
+use super::{codes, round, unreachable_resolver, zones};
 use crate::harness::nsd::Nsd;
-use crate::harness::{free_port, loopback};
 
 const ZONES: [&str; 3] = [
     "hosts.ptr.test",
@@ -17,28 +15,11 @@ const ZONES: [&str; 3] = [
     "8.b.d.0.1.0.0.2.ip6.arpa",
 ];
 
-fn fixtures(names: &[&str]) -> Vec<(String, PathBuf)> {
-    names
-        .iter()
-        .map(|n| {
-            (
-                n.to_string(),
-                PathBuf::from(format!("tests/fixtures/zones/{n}.zone")),
-            )
-        })
-        .collect()
-}
-
 async fn run(settings: &DnsSettings, ip: &str) -> ptr::PtrOutcome {
-    let lookups = Resolver::new(settings).unwrap().round();
     let ip: IpAddr = ip.parse().unwrap();
-    let outcome = ptr::check(&lookups, ip).await;
+    let outcome = ptr::check(&round(settings), ip).await;
     assert_eq!(outcome.ip, ip);
     outcome
-}
-
-fn codes(o: &ptr::PtrOutcome) -> Vec<(FindingCode, Severity)> {
-    o.findings.iter().map(|f| (f.code, f.severity)).collect()
 }
 
 /// (ip, ptr, fcrdns, findings, words the first finding's message must contain)
@@ -54,7 +35,7 @@ type Case = (
 async fn ipv4_and_ipv6_ptr_conditions_on_nsd() {
     use FindingCode::*;
     use Severity::*;
-    let nsd = Nsd::serve(&fixtures(&ZONES)).await;
+    let nsd = Nsd::serve(&zones(&ZONES)).await;
     let s = nsd.settings();
     let cases: [Case; 9] = [
         ("192.0.2.10", Some("mail.hosts.ptr.test"), true, vec![], ""),
@@ -129,12 +110,7 @@ async fn ipv4_and_ipv6_ptr_conditions_on_nsd() {
 
 #[tokio::test]
 async fn an_unreachable_resolver_is_unknown_not_missing() {
-    let settings = DnsSettings {
-        nameservers: vec![loopback(free_port())],
-        timeout: Duration::from_millis(300),
-        attempts: 1,
-        ..DnsSettings::default()
-    };
+    let settings = unreachable_resolver();
     let o = run(&settings, "192.0.2.10").await;
     assert_eq!(
         codes(&o),

@@ -6,46 +6,26 @@
 //! 255 characters"); the check reads the raw strings and is unit-tested in src/checks/spf/walk_tests.rs.
 
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use senderscope::checks::mta_sts::PolicyFetcher;
 use senderscope::checks::{CheckKind, DomainContext, run};
-use senderscope::config::DomainName;
-use senderscope::dns::{Lookups, Resolver};
+use senderscope::dns::Lookups;
 use senderscope::findings::{CheckReport, FindingCode, Severity};
 
+use super::{context, round, sorted_code_names as codes, zones_where};
 use crate::harness::nsd::Nsd;
 
 /// Every SPF zone file in tests/fixtures/zones.
 fn spf_zones() -> Vec<(String, PathBuf)> {
-    let dir = Path::new("tests/fixtures/zones");
-    let mut zones: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter_map(|p| {
-            let name = p.file_name()?.to_str()?.strip_suffix(".zone")?.to_owned();
-            name.ends_with(".spf.test").then_some((name, p))
-        })
-        .collect();
-    zones.sort();
-    zones
+    zones_where(|name| name.ends_with(".spf.test"))
 }
 
 async fn check(lookups: &Lookups, domain: &str, ips: &[&str]) -> CheckReport {
     let cx = DomainContext {
-        domain: DomainName::parse(domain).unwrap(),
-        dkim_selectors: Vec::new(),
         sending_ips: ips.iter().map(|ip| ip.parse::<IpAddr>().unwrap()).collect(),
-        dns: lookups.clone(),
-        https: PolicyFetcher::default(),
+        ..context(lookups.clone(), domain)
     };
     run(CheckKind::Spf, &cx).await.0
-}
-
-fn codes(report: &CheckReport) -> Vec<&'static str> {
-    let mut codes: Vec<_> = report.findings.iter().map(|f| f.code.as_str()).collect();
-    codes.sort_unstable();
-    codes
 }
 
 /// (domain, configured sending IPs, the exact codes expected).
@@ -83,7 +63,7 @@ async fn each_spf_test_domain_yields_exactly_its_codes_from_nsd() {
     let zones = spf_zones();
     assert_eq!(zones.len(), CASES.len(), "one zone per case: {zones:?}");
     let nsd = Nsd::serve(&zones).await;
-    let lookups = Resolver::new(&nsd.settings()).unwrap().round();
+    let lookups = round(&nsd.settings());
     let mut wrong = Vec::new();
     for (domain, ips, expected) in CASES {
         let report = check(&lookups, domain, ips).await;
@@ -101,7 +81,7 @@ async fn each_spf_test_domain_yields_exactly_its_codes_from_nsd() {
 #[tokio::test]
 async fn findings_say_what_and_where_against_nsd() {
     let nsd = Nsd::serve(&spf_zones()).await;
-    let lookups = Resolver::new(&nsd.settings()).unwrap().round();
+    let lookups = round(&nsd.settings());
 
     let clean = check(&lookups, "clean.spf.test", &["192.0.2.10"]).await;
     assert_eq!(clean.status, Severity::Ok);

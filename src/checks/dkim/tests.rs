@@ -1,9 +1,7 @@
 //! DKIM check against the in-process FakeDns.
 
 use super::*;
-use crate::checks::mta_sts::PolicyFetcher;
-use crate::config::DomainName;
-use crate::dns::Resolver;
+use crate::checks::test_support::{context, sorted_codes as codes};
 use crate::dns::testing::FakeDns;
 
 const RSA_512: &str = include_str!("../../../tests/fixtures/dkim/rsa512.b64");
@@ -13,23 +11,10 @@ const ED25519: &str = include_str!("../../../tests/fixtures/dkim/ed25519.b64");
 
 async fn run(dns: &FakeDns, domain: &str, selectors: &[&str]) -> Outcome {
     let cx = DomainContext {
-        domain: DomainName::parse(domain).unwrap(),
         dkim_selectors: selectors.iter().map(|s| s.to_string()).collect(),
-        sending_ips: Vec::new(),
-        dns: Resolver::new(&dns.settings()).unwrap().round(),
-        https: PolicyFetcher::default(),
+        ..context(dns, domain)
     };
     check(&cx).await
-}
-
-fn codes(outcome: &Outcome) -> Vec<(&'static str, Severity)> {
-    let mut codes: Vec<_> = outcome
-        .findings
-        .iter()
-        .map(|f| (f.code.as_str(), f.severity))
-        .collect();
-    codes.sort();
-    codes
 }
 
 fn txt(dns: &FakeDns, name: &str, text: &str) {

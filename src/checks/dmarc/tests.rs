@@ -1,41 +1,12 @@
 //! The DMARC check and `effective_policy`, against the in-process FakeDns.
 
 use super::*;
-use crate::checks::mta_sts::PolicyFetcher;
-use crate::dns::Resolver;
-use crate::dns::testing::{FakeDns, FakeRecord};
+use crate::checks::test_support::{context, lookups, sorted_codes as codes, txt_records as fake};
+use crate::dns::testing::FakeDns;
 use crate::findings::{FindingCode, Severity};
-
-async fn fake(records: &[(&str, &str)]) -> FakeDns {
-    let dns = FakeDns::start().await.unwrap();
-    for (name, text) in records {
-        dns.add(name, FakeRecord::txt(text));
-    }
-    dns
-}
-
-fn context(dns: &FakeDns, domain: &str) -> DomainContext {
-    DomainContext {
-        domain: DomainName::parse(domain).unwrap(),
-        dkim_selectors: Vec::new(),
-        sending_ips: Vec::new(),
-        dns: Resolver::new(&dns.settings()).unwrap().round(),
-        https: PolicyFetcher::default(),
-    }
-}
 
 async fn run(dns: &FakeDns, domain: &str) -> Outcome {
     check(&context(dns, domain)).await
-}
-
-fn codes(outcome: &Outcome) -> Vec<(&'static str, Severity)> {
-    let mut codes: Vec<_> = outcome
-        .findings
-        .iter()
-        .map(|f| (f.code.as_str(), f.severity))
-        .collect();
-    codes.sort();
-    codes
 }
 
 const CLEAN: &str = "v=DMARC1; p=reject; rua=mailto:dmarc@example.com";
@@ -137,7 +108,7 @@ async fn no_p_and_no_rua_means_no_dmarc_at_all_rfc_9989_section_4_10_1() {
     );
     assert_eq!(outcome.facts.dmarc_policy, None);
     assert_eq!(outcome.facts.dmarc_enforced, Some(false));
-    let l = context(&dns, "example.com").dns;
+    let l = lookups(&dns);
     let domain = DomainName::parse("example.com").unwrap();
     assert_eq!(effective_policy(&l, &domain).await, Ok(None));
 }
@@ -194,7 +165,7 @@ async fn rfc_7489_record_with_pct_below_100_is_not_enforced() {
     let message = &outcome.findings[0].message;
     assert!(message.contains("pct=50, ri=86400, rf=afrf"), "{message}");
     assert_eq!(outcome.facts.dmarc_enforced, Some(false));
-    let l = context(&dns, "example.com").dns;
+    let l = lookups(&dns);
     let domain = DomainName::parse("example.com").unwrap();
     let summary = effective_policy(&l, &domain).await.unwrap().unwrap();
     assert_eq!(summary.pct, Some(50));
@@ -415,7 +386,7 @@ async fn effective_policy_reports_where_and_what() {
         "v=DMARC1; p=reject; sp=quarantine; t=y; rua=mailto:d@example.com",
     )])
     .await;
-    let l = context(&dns, "example.com").dns;
+    let l = lookups(&dns);
     let own = effective_policy(&l, &DomainName::parse("example.com").unwrap())
         .await
         .unwrap()

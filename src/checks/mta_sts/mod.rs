@@ -282,12 +282,12 @@ fn syntax(severity: Severity, message: String, detail: serde_json::Value) -> Fin
 }
 
 fn lookup_failed(what: &str, e: &LookupError) -> Finding {
-    Finding::new(
+    super::lookup_failed(
         FindingCode::MtaStsLookupFailed,
-        Severity::Unknown,
-        format!("Could not look up {what}: {e}. MTA-STS could not be checked; check the resolver."),
+        what,
+        e,
+        "MTA-STS could not be checked",
     )
-    .with_detail(json!({"error": e.kind()}))
 }
 
 fn finding_only(finding: Finding) -> Outcome {
@@ -300,28 +300,13 @@ fn finding_only(finding: Finding) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::DomainName;
-    use crate::dns::Resolver;
-    use crate::dns::testing::FakeDns;
+    use crate::checks::test_support::{self, codes};
 
     /// Runs the check with a fetcher whose policy host never resolves to a server: these tests stop
     /// before the fetch or meet a DNS failure. Fetching is tested against a real HTTPS server in
     /// tests/posture/mta_sts.rs.
     async fn run(zone: &str) -> Outcome {
-        let dns = FakeDns::start().await.unwrap();
-        dns.load(zone).unwrap();
-        let cx = DomainContext {
-            domain: DomainName::parse("d.test").unwrap(),
-            dkim_selectors: vec![],
-            sending_ips: vec![],
-            dns: Resolver::new(&dns.settings()).unwrap().round(),
-            https: PolicyFetcher::default(),
-        };
-        check(&cx).await
-    }
-
-    fn codes(o: &Outcome) -> Vec<(FindingCode, Severity)> {
-        o.findings.iter().map(|f| (f.code, f.severity)).collect()
+        test_support::run(check, zone, "d.test").await
     }
 
     #[tokio::test]
@@ -367,9 +352,16 @@ mod tests {
 
     #[tokio::test]
     async fn txt_failure_is_unknown() {
+        let o = run("_mta-sts.d.test TIMEOUT").await;
         assert_eq!(
-            codes(&run("_mta-sts.d.test TIMEOUT").await),
+            codes(&o),
             vec![(FindingCode::MtaStsLookupFailed, Severity::Unknown)]
         );
+        assert_eq!(
+            o.findings[0].message,
+            "Could not look up _mta-sts.d.test: no answer from the resolver (timed out). \
+             MTA-STS could not be checked; check the resolver."
+        );
+        assert_eq!(o.findings[0].detail, json!({"error": "timeout"}));
     }
 }

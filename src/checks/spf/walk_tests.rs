@@ -2,41 +2,23 @@
 
 use std::net::IpAddr;
 
-use crate::checks::mta_sts::PolicyFetcher;
+use crate::checks::test_support::{context, lookups, sorted_code_names as codes, zone};
 use crate::checks::{DomainContext, Outcome};
-use crate::config::DomainName;
-use crate::dns::Resolver;
 use crate::dns::testing::FakeDns;
 use crate::findings::{FindingCode, Severity};
 
 use super::walk::{Issue, NodeStatus, Walk, walk};
 
-async fn zone(text: &str) -> FakeDns {
-    let dns = FakeDns::start().await.unwrap();
-    dns.load(text).unwrap();
-    dns
-}
-
 async fn walk_of(dns: &FakeDns, domain: &str) -> Walk {
-    let lookups = Resolver::new(&dns.settings()).unwrap().round();
-    walk(&lookups, domain).await
+    walk(&lookups(dns), domain).await
 }
 
 async fn check_of(dns: &FakeDns, domain: &str, ips: &[&str]) -> Outcome {
     let cx = DomainContext {
-        domain: DomainName::parse(domain).unwrap(),
-        dkim_selectors: Vec::new(),
         sending_ips: ips.iter().map(|ip| ip.parse::<IpAddr>().unwrap()).collect(),
-        dns: Resolver::new(&dns.settings()).unwrap().round(),
-        https: PolicyFetcher::default(),
+        ..context(dns, domain)
     };
     super::check(&cx).await
-}
-
-fn codes(outcome: &Outcome) -> Vec<&'static str> {
-    let mut c: Vec<_> = outcome.findings.iter().map(|f| f.code.as_str()).collect();
-    c.sort_unstable();
-    c
 }
 
 #[tokio::test]
@@ -397,7 +379,7 @@ fn strings_over_255_bytes_are_a_string_too_long_warning() {
 async fn a_hostile_fan_out_tree_is_walked_within_a_fixed_budget() {
     let record = "\"v=spf1 include:a.%{d} include:b.%{d} include:c.%{d} -all\"";
     let dns = zone(&format!("fan.test TXT {record}\n*.fan.test TXT {record}")).await;
-    let lookups = Resolver::new(&dns.settings()).unwrap().round();
+    let lookups = lookups(&dns);
     let started = std::time::Instant::now();
     let w = walk(&lookups, "fan.test").await;
     let elapsed = started.elapsed();

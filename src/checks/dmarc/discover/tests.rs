@@ -2,20 +2,7 @@
 //! RFC 9989 §4.10 and Appendix A.4 ("Organizational and Policy Domain Tree Walk Examples").
 
 use super::*;
-use crate::dns::Resolver;
-use crate::dns::testing::{FakeDns, FakeRecord};
-
-async fn fake(records: &[(&str, &str)]) -> FakeDns {
-    let dns = FakeDns::start().await.unwrap();
-    for (name, text) in records {
-        dns.add(name, FakeRecord::txt(text));
-    }
-    dns
-}
-
-fn lookups(dns: &FakeDns) -> Lookups {
-    Resolver::new(&dns.settings()).unwrap().round()
-}
+use crate::checks::test_support::{lookups, txt_records as fake};
 
 fn queried(d: &Discovery) -> Vec<String> {
     d.trace()
