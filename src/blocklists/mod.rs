@@ -6,6 +6,7 @@
 //! - [`Zone`] (`zone.rs`): a zone ready to query — from the catalogue, from `blocklists.extra`, or ad hoc
 //!   ([`generic_zone`]).
 //! - [`select`] (`select.rs`): the configured set (defaults, enable, disable, extra; DQS when a key is set).
+//! - [`ZoneArg`] (`adhoc.rs`): zones named on the command line (`check --blocklist`).
 //! - `decode.rs`: every A answer of one query → one [`Listing`].
 //! - [`query`] (`query.rs`): query names (IPv4 reversed, IPv6 nibbles, domains) and one lookup with its
 //!   TXT reason.
@@ -17,6 +18,7 @@
 //! - [`resolver`] (`resolver.rs`): is our resolver one Spamhaus refuses as public (127.255.255.254)?
 //! - `report.rs`: finding messages, the status sentence, the JSON of `check --format json`.
 
+mod adhoc;
 mod decode;
 mod health;
 mod monitor;
@@ -37,6 +39,7 @@ use serde::Serialize;
 use crate::config::DomainName;
 use crate::findings::Severity;
 
+pub use adhoc::{ZoneArg, adhoc_zones};
 pub use health::{FamilyHealth, HealthState, Probe, ZoneHealth};
 pub use monitor::{
     CHECK, ENDED_SHOWN, History, RESOLVER_CHECK, ROUND_CHECK, ROUND_TARGET, RoundReport,

@@ -8,14 +8,16 @@
 //! Spamhaus sends Spamhaus nothing.
 
 use std::net::Ipv4Addr;
+use std::time::Duration;
 
 use serde_json::json;
 
 use super::health::{self, HealthState, ZoneHealth};
+use super::monitor::{RESOLVER_CHECK, ROUND_TARGET};
 use super::{Family, Zone};
 use crate::config::ZoneKind;
-use crate::dns::Lookups;
-use crate::findings::{Finding, FindingCode, Severity};
+use crate::dns::{DnsSettings, Lookups};
+use crate::findings::{CheckReport, Finding, FindingCode, Severity, worst};
 
 /// Spamhaus: "127.255.255.254 — Query via public/open resolver / generic unattributable rDNS".
 pub const PUBLIC_RESOLVER_CODE: Ipv4Addr = Ipv4Addr::new(127, 255, 255, 254);
@@ -83,6 +85,36 @@ pub fn verdict(health: &[ZoneHealth], zones: &[Zone], resolver: &str) -> Verdict
         (true, true) => Verdict::Accepted,
         (true, false) => Verdict::Unknown,
     }
+}
+
+/// How the resolver in `dns` is named in messages.
+pub fn describe(dns: &DnsSettings) -> String {
+    if dns.nameservers.is_empty() {
+        "the system resolver from /etc/resolv.conf".to_owned()
+    } else {
+        let servers: Vec<String> = dns.nameservers.iter().map(ToString::to_string).collect();
+        format!("dns.nameservers {}", servers.join(", "))
+    }
+}
+
+/// What the daemon stores for a verdict ([`ROUND_TARGET`] / [`RESOLVER_CHECK`]): the finding, or an
+/// empty report once the resolver is accepted (or no zone can tell), so an old finding goes away.
+/// `None` when unknown: a resolver that could not be judged keeps the last verdict.
+pub fn stored(verdict: &Verdict, checked_at: i64, took: Duration) -> Option<CheckReport> {
+    let findings = match verdict {
+        Verdict::Public(f) => vec![f.clone()],
+        Verdict::Accepted | Verdict::NotApplicable => Vec::new(),
+        Verdict::Unknown => return None,
+    };
+    Some(CheckReport {
+        target: ROUND_TARGET.to_owned(),
+        check: RESOLVER_CHECK,
+        status: worst(&findings),
+        record: None,
+        findings,
+        checked_at,
+        duration: took,
+    })
 }
 
 fn finding(
@@ -162,6 +194,18 @@ mod tests {
         );
         assert!(f.message.contains("own recursive resolver"));
         assert!(f.message.contains("DQS key"));
+        let report = stored(&Verdict::Public(f), 1, Duration::ZERO).unwrap();
+        assert_eq!(
+            (report.target.as_str(), report.check, report.status),
+            (ROUND_TARGET, RESOLVER_CHECK, Severity::Unknown)
+        );
+        assert!(stored(&Verdict::Unknown, 1, Duration::ZERO).is_none());
+        assert!(
+            stored(&Verdict::Accepted, 1, Duration::ZERO)
+                .unwrap()
+                .findings
+                .is_empty()
+        );
 
         // Without Spamhaus nothing is asked; an unreachable zone says nothing either way.
         assert!(probe(&dns, &zones[1..]).await.is_none());

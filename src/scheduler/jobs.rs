@@ -11,6 +11,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use futures::future::BoxFuture;
 
+mod blocklists;
+
 use super::{Job, JobContext, Planned};
 use crate::checks::{self, CheckKind, DomainContext, Facts};
 use crate::config::{Config, DomainName};
@@ -85,11 +87,7 @@ impl Job for BuiltinJob {
         Box::pin(async move {
             match job {
                 BuiltinJob::Posture(domain) => posture(&cx, &domain).await,
-                // Planned once crate::blocklists is merged: its round → ListingObservations →
-                // store_listings(&cx, ..). Until then plan() does not schedule it.
-                BuiltinJob::Blocklists => {
-                    anyhow::bail!("blocklist monitoring is not part of this build")
-                }
+                BuiltinJob::Blocklists => blocklists::round(&cx).await,
                 BuiltinJob::Retention => retention(&cx).await,
             }
         })
@@ -107,6 +105,13 @@ pub fn plan(config: &Config) -> Vec<Planned> {
             interval: config.schedule.checks,
         })
         .collect();
+    if blocklists::planned(config) {
+        out.push(Planned {
+            key: "blocklists".into(),
+            job: Arc::new(BuiltinJob::Blocklists),
+            interval: config.schedule.blocklists,
+        });
+    }
     out.push(Planned {
         key: "retention".into(),
         job: Arc::new(BuiltinJob::Retention),
@@ -264,9 +269,33 @@ mod tests {
         .unwrap();
         let plan = plan(&config);
         let keys: Vec<&str> = plan.iter().map(|p| p.key.as_str()).collect();
-        assert_eq!(keys, ["posture:a.test", "posture:b.test", "retention"]);
+        assert_eq!(
+            keys,
+            [
+                "posture:a.test",
+                "posture:b.test",
+                "blocklists",
+                "retention"
+            ]
+        );
         assert_eq!(plan[0].interval, Duration::from_secs(300));
-        assert_eq!(plan[2].job.kind(), "retention");
+        assert_eq!(plan[2].job.kind(), "blocklists");
+        assert_eq!(plan[3].job.kind(), "retention");
+    }
+
+    #[test]
+    fn blocklist_rounds_are_planned_when_there_are_targets_and_zones() {
+        let plan_keys = |yaml: &str| -> Vec<String> {
+            let config = crate::config::load_str(yaml, "t.yaml").unwrap();
+            plan(&config).into_iter().map(|p| p.key).collect()
+        };
+        let keys = plan_keys("domains: [{name: a.test}]\nschedule: {blocklists: 10m}\n");
+        assert_eq!(keys, ["posture:a.test", "blocklists", "retention"]);
+        assert!(!plan_keys("domains: []\n").contains(&"blocklists".to_owned()));
+        assert!(
+            !plan_keys("domains: [{name: a.test}]\nblocklists: {defaults: false}\n")
+                .contains(&"blocklists".to_owned())
+        );
     }
 
     #[test]

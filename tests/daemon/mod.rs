@@ -1,6 +1,8 @@
 //! The daemon binary end to end: lifecycle, reload, auth, metrics, persistence, CLI, systemd unit.
 
 mod auth;
+mod blocklists_listings;
+mod blocklists_resolver;
 mod lifecycle;
 mod metrics;
 mod persistence;

@@ -34,6 +34,11 @@ pub struct TestConfig {
     pub jitter: f64,
     /// Port for `dns.nameservers` (nobody answers there unless a test starts a server).
     pub dns_port: u16,
+    /// `schedule.blocklists`.
+    pub blocklists_every: String,
+    /// The `blocklists:` section as YAML (flow style). Default `{defaults: false}`: no zone, so no
+    /// blocklist rounds unless a test asks for them.
+    pub blocklists: String,
 }
 
 impl TestConfig {
@@ -50,6 +55,8 @@ impl TestConfig {
             checks: "1h".into(),
             jitter: 0.0,
             dns_port: free_port(),
+            blocklists_every: "1h".into(),
+            blocklists: "{defaults: false}".into(),
         }
     }
 
@@ -61,11 +68,14 @@ impl TestConfig {
         }
         y += &format!(
             "state:\n  path: {}\ndns:\n  nameservers: [\"127.0.0.1:{}\"]\n  timeout: 1s\n  attempts: 1\n\
-             schedule:\n  checks: {}\n  jitter: {}\n  job_timeout: 30s\n",
+             schedule:\n  checks: {}\n  blocklists: {}\n  jitter: {}\n  job_timeout: 30s\n\
+             blocklists: {}\n",
             self.state.display(),
             self.dns_port,
             self.checks,
-            self.jitter
+            self.blocklists_every,
+            self.jitter,
+            self.blocklists
         );
         if self.domains.is_empty() {
             y += "domains: []\n";
