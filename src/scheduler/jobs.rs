@@ -204,7 +204,7 @@ pub async fn store_domain_results(
 
 /// Store definitive blocklist answers (listing periods) and publish `senderscope_blocklist_listed`
 /// and `senderscope_blocklist_zone_healthy`. Refused or failed queries are not observations: leave
-/// them out, and their series keep their last value.
+/// them out (the blocklist job then withdraws a 0 for them and keeps a 1).
 pub async fn store_listings(
     cx: &JobContext,
     seen: Vec<ListingObservation>,
