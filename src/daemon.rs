@@ -1,9 +1,10 @@
 //! The daemon's wiring: every long-running task is spawned here, with one shutdown token.
 //!
 //! Start: load the config, open the store (migrations), bind the listener, then spawn the reload task
-//! (fed by the file watcher, SIGHUP and `POST /-/reload`), the scheduler, the HTTP server and the
-//! systemd watchdog, and tell systemd `READY=1`. Stop (SIGTERM/SIGINT): drain HTTP, stop the scheduler
-//! and let running jobs finish, flush the store writer, and return — within [`STOP_BUDGET`].
+//! (fed by the file watcher, SIGHUP and `POST /-/reload`), the scheduler, the HTTP server, the
+//! systemd watchdog and the start-up public-resolver probe, and tell systemd `READY=1`. Stop
+//! (SIGTERM/SIGINT): drain HTTP, stop the scheduler and let running jobs finish, flush the store
+//! writer, and return — within [`STOP_BUDGET`].
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -17,6 +18,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::blocklists::{self, Targets, resolver};
 use crate::config::reload::{self, ReloadRequest, ReloadStatus, ReloadTrigger};
 use crate::config::{self, Config, ConfigError, ConfigSource};
 use crate::dns::{DnsSetupError, Resolver};
@@ -114,6 +116,11 @@ pub async fn run(source: ConfigSource) -> Result<(), DaemonError> {
         metrics.clone(),
         shutdown.clone(),
     ));
+    let probe = tokio::spawn(probe_resolver(
+        config_rx.borrow().clone(),
+        store.clone(),
+        dns.clone(),
+    ));
     let scheduler = tokio::spawn(scheduler::run(
         scheduler::Deps {
             config: config_rx.clone(),
@@ -168,7 +175,7 @@ pub async fn run(source: ConfigSource) -> Result<(), DaemonError> {
     if tokio::time::timeout_at(deadline, scheduler).await.is_err() {
         tracing::warn!("the scheduler did not stop before the drain deadline");
     }
-    for task in [reloader, follower, signals, watchdog] {
+    for task in [reloader, follower, signals, watchdog, probe] {
         task.abort();
     }
     store.close().await.map_err(store_error)?;
@@ -218,12 +225,50 @@ async fn follow_config(
         }
         let c = config.borrow_and_update().clone();
         let domains: HashSet<String> = c.domains.iter().map(|d| d.name.to_string()).collect();
-        let mut targets = domains.clone();
-        for d in &c.domains {
-            targets.extend(d.single_ips().map(|ip| ip.to_string()));
-        }
+        // Blocklist targets as the rounds see them: domains and every address of the ranges.
+        let targets: HashSet<String> =
+            Targets::from_config(&c.domains, c.blocklists.max_range_addresses)
+                .targets()
+                .iter()
+                .map(ToString::to_string)
+                .collect();
         metrics.retain(&domains, &targets);
+        if let Ok(zones) = blocklists::select(&c.blocklists) {
+            metrics.retain_zones(&zones.iter().map(|z| z.zone().to_owned()).collect());
+        }
         tracing::info!(domains = domains.len(), "the running configuration changed");
+    }
+}
+
+/// At start, before the first blocklist round: does Spamhaus refuse our resolver as public
+/// (127.255.255.254)? The verdict is logged with the fix and stored for `/api/v1/status`; every round
+/// asks again. Nothing is sent when no Spamhaus zone is configured or nothing is monitored.
+async fn probe_resolver(config: Arc<Config>, store: Arc<dyn Store>, dns: Resolver) {
+    if config.domains.is_empty() {
+        return;
+    }
+    let Ok(zones) = blocklists::select(&config.blocklists) else {
+        return;
+    };
+    let started = Instant::now();
+    let Some(health) = resolver::probe(&dns.round(), &zones).await else {
+        return;
+    };
+    let verdict = resolver::verdict(&health, &zones, &resolver::describe(&config.dns));
+    match &verdict {
+        resolver::Verdict::Public(f) => tracing::warn!(code = %f.code, "{}", f.message),
+        resolver::Verdict::Accepted => {
+            tracing::info!("Spamhaus answers this resolver: it is not refused as public")
+        }
+        resolver::Verdict::Unknown => tracing::warn!(
+            "could not tell whether Spamhaus refuses this resolver: its test point did not answer"
+        ),
+        resolver::Verdict::NotApplicable => {}
+    }
+    if let Some(report) = resolver::stored(&verdict, crate::checks::unix_now(), started.elapsed())
+        && let Err(e) = store.save_checks(vec![report]).await
+    {
+        tracing::warn!(error = %e, "cannot store the resolver verdict");
     }
 }
 

@@ -181,6 +181,8 @@ finding_codes! {
     BlocklistLookupFailed => "blocklist.lookup_failed", "A blocklist query failed; the target could not be checked.";
     BlocklistZoneUnhealthy => "blocklist.zone_unhealthy", "A blocklist zone fails its RFC 5782 test points and is not trusted.";
     BlocklistRangeTruncated => "blocklist.range_truncated", "A configured IP range is larger than the expansion cap; only part is checked.";
+    BlocklistPublicResolver => "blocklist.public_resolver", "Spamhaus refuses our resolver as public or unattributable (127.255.255.254): Spamhaus results are unknown.";
+    BlocklistDelisted => "blocklist.delisted", "A listing ended: the IP or domain is no longer on the zone (shown for a week).";
 }
 
 impl fmt::Display for FindingCode {

@@ -16,9 +16,18 @@ pub enum LogFormat {
     Json,
 }
 
+/// The hickory crates whose log lines are never written (see [`init`]).
+const HICKORY_TARGETS: [&str; 3] = ["hickory_net", "hickory_proto", "hickory_resolver"];
+
 /// Install the global subscriber. Returns an error if one is already installed (tests).
 pub fn init(format: LogFormat) -> anyhow::Result<()> {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // hickory logs query names (debug: every query; error: rejected answers), and a Spamhaus DQS
+    // query name carries the key, which must never reach a log. Our DNS layer reports every
+    // failure with its meaning, so hickory's own lines are off whatever RUST_LOG says.
+    for target in HICKORY_TARGETS {
+        filter = filter.add_directive(format!("{target}=off").parse()?);
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

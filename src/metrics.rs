@@ -462,6 +462,16 @@ impl Metrics {
     }
 }
 
+impl Metrics {
+    /// Drop the blocklist series of zones no longer configured (after a reload), so a removed zone
+    /// does not linger with its last health and listings.
+    pub fn retain_zones(&self, zones: &HashSet<String>) {
+        for vec in [&self.blocklist_listed, &self.blocklist_zone_healthy] {
+            remove_where(vec, |l| l.get("zone").is_some_and(|z| !zones.contains(*z)));
+        }
+    }
+}
+
 /// Remove every series of `vec` whose labels match `doomed`.
 fn remove_where(vec: &IntGaugeVec, doomed: impl Fn(&HashMap<&str, &str>) -> bool) {
     for family in vec.collect() {

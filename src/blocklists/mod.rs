@@ -6,18 +6,25 @@
 //! - [`Zone`] (`zone.rs`): a zone ready to query — from the catalogue, from `blocklists.extra`, or ad hoc
 //!   ([`generic_zone`]).
 //! - [`select`] (`select.rs`): the configured set (defaults, enable, disable, extra; DQS when a key is set).
+//! - [`ZoneArg`] (`adhoc.rs`): zones named on the command line (`check --blocklist`).
 //! - `decode.rs`: every A answer of one query → one [`Listing`].
 //! - [`query`] (`query.rs`): query names (IPv4 reversed, IPv6 nibbles, domains) and one lookup with its
 //!   TXT reason.
 //! - [`ZoneHealth`] (`health.rs`): the RFC 5782 §5 test points, queried every round.
 //! - [`Targets`] (`targets.rs`): sending IPs (ranges expanded up to a cap) and sending domains.
 //! - [`run_round`] (`round.rs`): every target against every zone of its family → [`Round`] with findings.
+//! - [`RoundReport`] (`monitor.rs`): a round read for people and the store — per-target findings with
+//!   the status sentence, listing observations, the daemon's stored reports.
+//! - [`resolver`] (`resolver.rs`): is our resolver one Spamhaus refuses as public (127.255.255.254)?
 //! - `report.rs`: finding messages, the status sentence, the JSON of `check --format json`.
 
+mod adhoc;
 mod decode;
 mod health;
+mod monitor;
 mod query;
 mod report;
+pub mod resolver;
 mod round;
 mod select;
 mod targets;
@@ -32,11 +39,16 @@ use serde::Serialize;
 use crate::config::DomainName;
 use crate::findings::Severity;
 
+pub use adhoc::{ZoneArg, adhoc_zones};
 pub use health::{FamilyHealth, HealthState, Probe, ZoneHealth};
+pub use monitor::{
+    CHECK, ENDED_SHOWN, History, RESOLVER_CHECK, ROUND_CHECK, ROUND_TARGET, RoundReport,
+    TargetReport, configured, observations, unknown_pairs,
+};
 pub use query::query;
 pub use report::{ListingJson, status_sentence};
 pub use round::{Round, TargetListings, ZoneListing, run_round};
-pub use select::{SelectError, select};
+pub use select::{SelectError, catalogue_problem, close_names, select};
 pub use targets::{Targets, Truncation};
 pub use zone::{Zone, generic_zone};
 
@@ -176,14 +188,14 @@ impl Listing {
     }
 
     /// How this state counts toward a target's status: reputation listing critical, policy listing
-    /// warning, refused warning, lookup failed unknown, not listed ok.
+    /// warning, not listed ok; refused and lookup failed are unknown ("could not check", the
+    /// monitoring-plugin UNKNOWN), never ok.
     pub fn severity(&self) -> Severity {
         match self {
             Listing::NotListed => Severity::Ok,
             Listing::Listed(l) if l.is_policy_only() => Severity::Warning,
             Listing::Listed(_) => Severity::Critical,
-            Listing::Refused { .. } => Severity::Warning,
-            Listing::LookupFailed(_) => Severity::Unknown,
+            Listing::Refused { .. } | Listing::LookupFailed(_) => Severity::Unknown,
         }
     }
 }

@@ -10,8 +10,9 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use super::round::ZoneListing;
-use super::{Listed, Listing, Meaning, Target, Zone};
+use super::{Failure, HealthState, Listed, Listing, Meaning, Target, Zone};
 use crate::findings::{Finding, FindingCode, Severity};
+use crate::store::ListingPeriod;
 
 /// One listing as `check --format json` prints it. A clean result is exactly
 /// `{"zone":"zen.spamhaus.org","listed":false}`; `listed` is `null` when the state is unknown (refused,
@@ -181,6 +182,132 @@ pub(super) fn listed_finding(target: &Target, zone: &Zone, listed: &Listed) -> F
         "reason": listed.reason,
         "delist_url": zone.delist_url(),
     }))
+}
+
+/// One target's answer on one zone as a finding, the way the daemon stores it and `check` prints it:
+/// the status sentence (with the start of the listing when the store knows it) and what to do. `None`
+/// when not listed. `health` is the zone's verdict for the target's family: an answer not trusted
+/// because the zone fails its test points is `blocklist.zone_unhealthy`.
+pub(super) fn target_finding(
+    target: &Target,
+    zone: &Zone,
+    listing: &ZoneListing,
+    health: Option<&HealthState>,
+    since: Option<i64>,
+) -> Option<Finding> {
+    let name = zone.zone();
+    let base = json!({
+        "target": target.to_string(),
+        "zone": name,
+        "queried_as": zone.queried_as(),
+        "state": listing.listing.state(),
+    });
+    let finding = match &listing.listing {
+        Listing::NotListed => return None,
+        Listing::Listed(listed) => {
+            let started = since.and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok());
+            let sentence = status_sentence(listing, started);
+            let (severity, message) = if listed.is_policy_only() {
+                (
+                    Severity::Warning,
+                    format!(
+                        "{target} is {sentence}; a policy listing says what kind of address it is, not that \
+                         it sent spam, but receivers that use {name} refuse its mail."
+                    ),
+                )
+            } else {
+                (
+                    Severity::Critical,
+                    format!(
+                        "{target} is {sentence}; find and stop the cause before asking for removal."
+                    ),
+                )
+            };
+            Finding::new(FindingCode::BlocklistListed, severity, message).with_detail(extend(
+                base,
+                json!({
+                    "codes": listed.codes,
+                    "meanings": listed.meanings,
+                    "policy": listed.is_policy_only(),
+                    "reason": listed.reason,
+                    "delist_url": zone.delist_url(),
+                    "listed_since": since,
+                }),
+            ))
+        }
+        Listing::Refused { code, meaning } => {
+            let fix = zone
+                .refusal_fix(*code)
+                .map(|f| format!(" Fix: {f}."))
+                .unwrap_or_default();
+            Finding::new(
+                FindingCode::BlocklistQueryRefused,
+                Severity::Unknown,
+                format!(
+                    "{target} was not checked on {name}: the list refused the query ({code}: {meaning}); \
+                     this is neither a listing nor clean.{fix}"
+                ),
+            )
+            .with_detail(extend(base, json!({ "code": code })))
+        }
+        Listing::LookupFailed(failure) => {
+            let code = match (failure, health) {
+                (Failure::Untrusted(_), Some(HealthState::Unhealthy(_))) => {
+                    FindingCode::BlocklistZoneUnhealthy
+                }
+                (Failure::Untrusted(_), Some(HealthState::Refused { .. })) => {
+                    FindingCode::BlocklistQueryRefused
+                }
+                _ => FindingCode::BlocklistLookupFailed,
+            };
+            Finding::new(
+                code,
+                Severity::Unknown,
+                format!(
+                    "Could not check {target} on {name}: {failure}; its listing state is unknown, neither \
+                     listed nor clean."
+                ),
+            )
+            .with_detail(extend(base, json!({ "error": failure.kind() })))
+        }
+    };
+    Some(finding)
+}
+
+/// `blocklist.delisted` (info): a listing period the store closed, shown while it is recent.
+pub(super) fn ended_finding(period: &ListingPeriod) -> Finding {
+    let at = |unix: i64| {
+        OffsetDateTime::from_unix_timestamp(unix)
+            .map(utc_minute)
+            .unwrap_or_else(|_| unix.to_string())
+    };
+    let until = period.delisted_at.unwrap_or(period.last_seen);
+    Finding::new(
+        FindingCode::BlocklistDelisted,
+        Severity::Info,
+        format!(
+            "{} is no longer listed on {}: listed from {} until {}.",
+            period.target,
+            period.zone,
+            at(period.listed_since),
+            at(until)
+        ),
+    )
+    .with_detail(json!({
+        "target": period.target,
+        "zone": period.zone,
+        "codes": period.codes,
+        "reason": period.reason,
+        "listed_since": period.listed_since,
+        "delisted_at": until,
+    }))
+}
+
+fn extend(mut base: serde_json::Value, more: serde_json::Value) -> serde_json::Value {
+    if let (Some(map), serde_json::Value::Object(more)) = (base.as_object_mut(), more) {
+        map.extend(more);
+    }
+    base
 }
 
 /// At most this many targets are named in a zone-level finding's detail.

@@ -42,7 +42,7 @@ impl Serialize for ZoneListing {
 pub struct TargetListings {
     /// The IP or domain.
     pub target: Target,
-    /// Worst state over its listings (critical listed, warning policy/refused, unknown failed).
+    /// Worst state over its listings (critical listed, warning policy-listed, unknown refused or failed).
     pub status: Severity,
     /// One per zone that lists its family, in zone order.
     pub listings: Vec<ZoneListing>,
@@ -238,7 +238,7 @@ fn zone_findings(zone: &Zone, health: &ZoneHealth, results: &[TargetListings]) -
         out.push(
             Finding::new(
                 FindingCode::BlocklistQueryRefused,
-                Severity::Warning,
+                Severity::Unknown,
                 format!(
                     "{name} refused our queries ({code}: {meaning}); this is not a listing, but nothing is known about the targets on this list.{}{fix}",
                     unchecked(&not_checked)

@@ -10,25 +10,86 @@ use crate::config::BlocklistSettings;
 #[error("invalid blocklists settings: {}", .0.join("; "))]
 pub struct SelectError(pub Vec<String>);
 
+/// Catalogue zones whose names are close to `zone` (a typo, a sibling zone of the same operator),
+/// closest first, at most three: for "did you mean …?" in config errors.
+pub fn close_names(zone: &str) -> Vec<&'static str> {
+    let zone = crate::dns::normalize(zone);
+    // The operator's domain: the last two labels (`spamhaus.org` for `sbl.spamhaus.org`).
+    let operator = |name: &str| -> String {
+        let labels: Vec<&str> = name.rsplitn(3, '.').take(2).collect();
+        labels.into_iter().rev().collect::<Vec<_>>().join(".")
+    };
+    let mut close: Vec<(usize, &'static str)> = zones::CATALOGUE
+        .iter()
+        .map(|e| (edit_distance(&zone, e.zone), e.zone))
+        // Three edits catch a wrong TLD (.com for .org) or a missing label prefix (`spamcop.net`).
+        .filter(|(d, name)| *d <= 3 || operator(name) == operator(&zone))
+        .collect();
+    close.sort();
+    close.into_iter().take(3).map(|(_, name)| name).collect()
+}
+
+/// Levenshtein distance over bytes (zone names are ASCII).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = if ca == cb {
+                diagonal
+            } else {
+                1 + diagonal.min(above).min(row[j])
+            };
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// Why `zone` cannot be named in `blocklists.<key>` (`enable` or `disable`; `None` when it is a
+/// catalogue zone): a dead list (with what happened to it) or an unknown name (with close names and
+/// what to do instead).
+pub fn catalogue_problem(zone: &str, key: &str) -> Option<String> {
+    if zones::entry(zone).is_some() {
+        return None;
+    }
+    Some(match zones::dead(zone) {
+        Some(dead) => format!(
+            "{zone} is a dead list ({}); a dead zone can answer \"listed\" for every address, so it is never queried",
+            dead.why
+        ),
+        None => {
+            let close = close_names(zone);
+            let hint = match close.as_slice() {
+                [] => String::new(),
+                [one] => format!(" (did you mean {one}?)"),
+                [rest @ .., last] => format!(" (did you mean {} or {last}?)", rest.join(", ")),
+            };
+            let advice = if key == "disable" {
+                "disable names catalogue zones only (remove an extra zone by deleting its entry)"
+            } else {
+                "a zone outside the catalogue goes under blocklists.extra with its answer codes"
+            };
+            format!("{zone} is not in the blocklist catalogue{hint}; {advice}")
+        }
+    })
+}
+
 /// The zones to query for `settings`: the catalogue defaults (unless `defaults: false`), plus `enable`,
 /// minus `disable`, plus `extra`; Spamhaus zones through DQS when a key is configured.
 pub fn select(settings: &BlocklistSettings) -> Result<Vec<Zone>, SelectError> {
     let mut problems = Vec::new();
-    let known = |name: &str, key: &str, problems: &mut Vec<String>| {
-        if zones::entry(name).is_some() {
-            return true;
-        }
-        problems.push(match zones::dead(name) {
-            Some(dead) => format!(
-                "blocklists.{key}: {name} is a dead list ({}); a dead zone can answer \"listed\" for every address",
-                dead.why
-            ),
-            None => format!(
-                "blocklists.{key}: {name} is not in the catalogue (add it under blocklists.extra with its codes)"
-            ),
-        });
-        false
-    };
+    let known =
+        |name: &str, key: &str, problems: &mut Vec<String>| match catalogue_problem(name, key) {
+            None => true,
+            Some(problem) => {
+                problems.push(format!("blocklists.{key}: {problem}"));
+                false
+            }
+        };
     let enable: Vec<String> = settings
         .enable
         .iter()
@@ -122,7 +183,24 @@ mod tests {
         let err = select(&s).unwrap_err();
         assert_eq!(err.0.len(), 2);
         assert!(err.0[0].contains("dead list") && err.0[0].contains("2024-06-05"));
-        assert!(err.0[1].contains("not in the catalogue"));
+        assert!(err.0[1].contains("not in the blocklist catalogue"));
+    }
+
+    #[test]
+    fn close_names_catch_typos_and_siblings() {
+        assert_eq!(close_names("zen.spamhaus.com"), ["zen.spamhaus.org"]);
+        assert_eq!(close_names("spamcop.net"), ["bl.spamcop.net"]);
+        assert_eq!(
+            close_names("sbl.spamhaus.org"),
+            ["dbl.spamhaus.org", "zen.spamhaus.org"]
+        );
+        assert!(close_names("bl.example.net").is_empty());
+        assert_eq!(
+            catalogue_problem("dnsbl-2.uceprotect.net", "enable").unwrap(),
+            "dnsbl-2.uceprotect.net is not in the blocklist catalogue (did you mean dnsbl-1.uceprotect.net?); \
+             a zone outside the catalogue goes under blocklists.extra with its answer codes"
+        );
+        assert!(catalogue_problem("Zen.Spamhaus.org.", "disable").is_none());
     }
 
     #[test]

@@ -300,6 +300,16 @@ impl Zone {
         }
     }
 
+    /// Whether this is a catalogue zone whose documentation names `code` on its own as a refusal (as
+    /// Spamhaus names 127.255.255.254: "query via public/open resolver").
+    pub(super) fn documents_refusal(&self, code: Ipv4Addr) -> bool {
+        self.source.is_some()
+            && self
+                .refusals
+                .iter()
+                .any(|r| r.range.first == code && r.range.last == code)
+    }
+
     /// The fix advised for a refusal code, if the list documents one.
     pub(super) fn refusal_fix(&self, code: Ipv4Addr) -> Option<&str> {
         self.refusals

@@ -1,8 +1,16 @@
 //! `senderscope check DOMAIN... [--ip IP]... [--dkim-selector SEL]... [--nameserver HOST:PORT]...
-//! [--format text|json]`: one-shot posture checks, no daemon, no store, no config file.
+//! [--blocklist ZONE]... [--format text|json]`: one-shot posture checks, no daemon, no store, no config
+//! file.
 //!
-//! Exit codes follow the monitoring-plugin convention (DESIGN §4): 0 OK (info counts as OK), 1 WARNING,
-//! 2 CRITICAL, 3 UNKNOWN (a lookup failed and nothing is critical; DNS could not be set up; bad
+//! `--blocklist` also checks the IPs (and, on domain lists, the domains) against blocklist zones, in the
+//! same DNS round: `defaults` for the catalogue's default set, a catalogue zone with its own answer
+//! table, any other zone with generic semantics (see [`crate::blocklists::ZoneArg`]). Without it no
+//! blocklist is queried. Catalogue Spamhaus zones go through DQS when `SENDERSCOPE_SPAMHAUS_DQS_KEY`
+//! is set, as in the daemon.
+//!
+//! Exit codes follow the monitoring-plugin convention (DESIGN §4): 0 OK (info counts as OK), 1 WARNING
+//! (e.g. a policy listing such as Spamhaus PBL), 2 CRITICAL (e.g. a listing), 3 UNKNOWN (a lookup
+//! failed or a list refused the query, and nothing is critical; DNS could not be set up; bad
 //! arguments — see [`USAGE_ERROR`]).
 
 use std::io::Write as _;
@@ -10,10 +18,13 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 
 use anyhow::Context as _;
 
+use crate::blocklists::{
+    Family, History, RoundReport, Target, Targets, Zone, ZoneArg, adhoc_zones, run_round,
+};
 use crate::checks::DomainContext;
 use crate::checks::mta_sts::PolicyFetcher;
-use crate::config::DomainName;
-use crate::dns::{DnsSettings, Resolver};
+use crate::config::{DomainName, Secret, ZoneKind};
+use crate::dns::{DnsSettings, Lookups, Resolver};
 use crate::findings::Severity;
 use crate::posture::{self, PostureReport, json::PostureJson, text};
 
@@ -36,6 +47,13 @@ pub struct CheckArgs {
     /// Ask this nameserver (IP, IP:PORT, [IPv6]:PORT or HOST:PORT) instead of resolv.conf's. Repeatable.
     #[arg(long = "nameserver", value_name = "HOST:PORT", value_parser = parse_nameserver)]
     pub nameservers: Vec<SocketAddr>,
+    /// Check the IPs (and, on domain lists, the domains) on this blocklist zone. `defaults` is the
+    /// built-in default set; a catalogue zone uses its own answer table; any other zone reads an answer
+    /// in 127.0.0.0/8 as listed, except 127.0.0.1 and 127.255.255.0/24 (refused). Other zones list IP
+    /// addresses unless written `domain:ZONE` (or `ipv4:ZONE`). Repeatable; none: no blocklist is
+    /// queried.
+    #[arg(long = "blocklist", value_name = "ZONE", value_parser = ZoneArg::parse)]
+    pub blocklists: Vec<ZoneArg>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -64,28 +82,129 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
             return Ok(Severity::Unknown.exit_code());
         }
     };
-    let report = check(&args, &resolver).await;
+    let dqs_key = match dqs_key_from_env() {
+        Ok(key) => key,
+        Err(e) => {
+            eprintln!("senderscope check: {e}");
+            return Ok(USAGE_ERROR);
+        }
+    };
+    let zones = blocklist_zones(&args, dqs_key.as_ref());
+    let outcome = check(&args, &resolver, &zones).await;
     let mut stdout = std::io::stdout().lock();
     match args.format {
         Format::Json => {
-            serde_json::to_writer(&mut stdout, &PostureJson::new(&report))
+            let mut json = PostureJson::new(&outcome.posture);
+            if let Some(round) = &outcome.blocklists {
+                json = json.with_blocklists(round);
+            }
+            serde_json::to_writer(&mut stdout, &json)
                 .context("writing the JSON report to stdout")?;
             writeln!(stdout).context("writing to stdout")?;
         }
         Format::Text => {
             stdout
-                .write_all(text::render(&report).as_bytes())
+                .write_all(
+                    text::render_with(&outcome.posture, outcome.blocklists.as_ref()).as_bytes(),
+                )
                 .context("writing the report to stdout")?;
         }
     }
     stdout.flush().context("writing to stdout")?;
-    Ok(report.status.exit_code())
+    Ok(outcome.status.exit_code())
 }
 
-/// Check every domain of `args` in one DNS round (one cache, so IPs and includes shared by several
-/// domains are looked up once).
-pub async fn check(args: &CheckArgs, resolver: &Resolver) -> PostureReport {
+/// What `check` learned: the posture report and, with `--blocklist`, the blocklist round.
+#[derive(Debug, Clone)]
+pub struct CheckOutcome {
+    /// Posture of the domains and IPs.
+    pub posture: PostureReport,
+    /// The blocklists' answers for the same IPs and domains (`None` without `--blocklist`).
+    pub blocklists: Option<RoundReport>,
+    /// The worst of both: what the exit code says.
+    pub status: Severity,
+}
+
+/// The zones `--blocklist` names that list something given: an IP list with no `--ip` of its family
+/// is left out, with a note on stderr (domains are always given).
+fn blocklist_zones(args: &CheckArgs, dqs_key: Option<&Secret>) -> Vec<Zone> {
+    let families: Vec<Family> = args
+        .ips
+        .iter()
+        .map(|ip| Target::Ip(*ip).family())
+        .chain(std::iter::once(Family::Domain))
+        .collect();
+    let mut zones = adhoc_zones(&args.blocklists, dqs_key);
+    zones.retain(|z| {
+        let used = families.iter().any(|f| z.lists(*f));
+        if !used {
+            let what = match z.kind() {
+                ZoneKind::Ipv4 => "IPv4 addresses only",
+                ZoneKind::Ip | ZoneKind::Domain => "IP addresses",
+            };
+            eprintln!(
+                "senderscope check: {} lists {what}; give --ip with one to check it there",
+                z.zone()
+            );
+        }
+        used
+    });
+    zones
+}
+
+/// The Spamhaus DQS key from `SENDERSCOPE_SPAMHAUS_DQS_KEY`, checked as the configuration checks it
+/// (it becomes a DNS label). The value never reaches an error message.
+fn dqs_key_from_env() -> Result<Option<Secret>, String> {
+    let Some(value) = std::env::var_os("SENDERSCOPE_SPAMHAUS_DQS_KEY") else {
+        return Ok(None);
+    };
+    let key = value.to_str().unwrap_or("");
+    if key.is_empty() || key.len() > 63 || !key.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(
+            "SENDERSCOPE_SPAMHAUS_DQS_KEY is not a Data Query Service key (letters and digits, as Spamhaus issues them)"
+                .into(),
+        );
+    }
+    Ok(Some(Secret::new(key)))
+}
+
+/// Check every domain of `args` and, on `zones`, every IP and domain, all in one DNS round (one
+/// cache, so IPs and includes shared by several domains are looked up once).
+pub async fn check(args: &CheckArgs, resolver: &Resolver, zones: &[Zone]) -> CheckOutcome {
     let round = resolver.round();
+    let blocklists = async {
+        if zones.is_empty() {
+            return None;
+        }
+        let mut targets = Targets::new();
+        for ip in &args.ips {
+            targets.add_ip(*ip);
+        }
+        for domain in &args.domains {
+            targets.add_domain(domain.clone());
+        }
+        let result = run_round(&round, zones, &targets).await;
+        // No store: no history, so sentences carry no "since".
+        Some(RoundReport::new(
+            result,
+            zones,
+            &History::new(),
+            crate::checks::unix_now(),
+        ))
+    };
+    let (posture, blocklists) = futures::join!(posture(args, &round), blocklists);
+    let status = blocklists
+        .as_ref()
+        .map_or(posture.status, |b| posture.status.max(b.status));
+    CheckOutcome {
+        posture,
+        blocklists,
+        status,
+    }
+}
+
+/// The posture checks of every domain of `args`, through `round`.
+async fn posture(args: &CheckArgs, round: &Lookups) -> PostureReport {
     let https = PolicyFetcher::default();
     let selectors = dedup(&args.dkim_selectors);
     let ips = dedup(&args.ips);

@@ -4,8 +4,9 @@
 //! - `serve [-c FILE] [--log-format human|json]`: run the daemon ([`serve`]).
 //! - `config validate [-c FILE]`: exit 0 when the file is valid, 1 with every problem on stderr
 //!   ([`validate`]).
-//! - `check DOMAIN… [--ip IP]… [--dkim-selector SEL]… [--nameserver HOST:PORT]… [--format text|json]`:
-//!   one-shot posture checks, no daemon, no store; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN ([`check`]).
+//! - `check DOMAIN… [--ip IP]… [--dkim-selector SEL]… [--nameserver HOST:PORT]… [--blocklist ZONE]…
+//!   [--format text|json]`: one-shot posture (and blocklist) checks, no daemon, no store; exit 0 OK,
+//!   1 WARNING, 2 CRITICAL, 3 UNKNOWN ([`check`]).
 
 pub mod check;
 pub mod serve;
@@ -31,7 +32,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the daemon: scheduled checks, HTTP API and /metrics.
     Serve(serve::ServeArgs),
-    /// One-shot DNS posture checks of domains and sending IPs (no daemon, no store).
+    /// One-shot DNS posture checks of domains and sending IPs, and blocklists with --blocklist (no
+    /// daemon, no store).
     Check(check::CheckArgs),
     /// Work with the configuration file.
     #[command(subcommand)]

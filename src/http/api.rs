@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use super::AppState;
 use super::error::ApiError;
+use crate::blocklists;
 use crate::config::{Config, DomainName};
 use crate::findings::Severity;
 use crate::store::{ListingPeriod, PtrFacts, StoredCheck, StoredFinding};
@@ -75,6 +76,18 @@ pub struct StatusResponse {
     pub domains: Vec<DomainSummary>,
     /// Every configured sending IP or range, worst first.
     pub ips: Vec<IpEntry<CheckSummary>>,
+    /// The blocklist zones and the resolver (per-target listings are under `domains` and `ips`).
+    pub blocklists: BlocklistsSummary,
+}
+
+/// `blocklists` in `/api/v1/status`: the latest round's zone-level findings (unhealthy zones, refusals,
+/// failed lookups, truncated ranges) and the public-resolver verdict (at start and every round).
+#[derive(Debug, Serialize)]
+pub struct BlocklistsSummary {
+    /// Worst of the checks below, or pending before the first result.
+    pub status: Status,
+    /// `round` and `resolver`, worst first.
+    pub checks: Vec<CheckSummary>,
 }
 
 /// Reload state in `/api/v1/status`.
@@ -366,6 +379,15 @@ pub async fn status(State(state): State<AppState>) -> Result<Json<StatusResponse
         .chain(ips.iter().map(|i| i.status))
         .max_by_key(|s| s.rank())
         .unwrap_or(Status::Pending);
+    let mut round: Vec<&StoredCheck> = checks
+        .iter()
+        .filter(|c| c.target == blocklists::ROUND_TARGET)
+        .collect();
+    worst_first(&mut round);
+    let blocklists = BlocklistsSummary {
+        status: Status::of(round.iter().copied()),
+        checks: round.into_iter().map(summary).collect(),
+    };
     Ok(Json(StatusResponse {
         status,
         config: ConfigState {
@@ -375,6 +397,7 @@ pub async fn status(State(state): State<AppState>) -> Result<Json<StatusResponse
         },
         domains,
         ips,
+        blocklists,
     }))
 }
 

@@ -3,13 +3,21 @@
 //! and `ips[].{ip,status,ptr,fcrdns,findings}`.
 //!
 //! `ips[].findings` goes beyond the DESIGN §4 example: without it an IP whose status is `unknown` or
-//! `warning` would not say why. `ips[].listings` arrives with the blocklist integration.
+//! `warning` would not say why.
+//!
+//! With `--blocklist` ([`PostureJson::with_blocklists`]): `ips[].listings[]` and `domains[].listings[]`
+//! (one entry per zone: `{"zone","listed"}`, `listed` `null` when the zone refused or failed, see
+//! [`ListingJson`]), the listing findings in `ips[].findings` and in a `blocklists` check of each
+//! domain, statuses raised accordingly, and a top-level `blocklists` object with each zone's health
+//! and the zone-level findings. Without `--blocklist` none of these keys appear: an absent list is
+//! never mistaken for a clean one.
 
 use std::net::IpAddr;
 
 use serde::Serialize;
 
 use super::{DomainReport, IpReport, PostureReport};
+use crate::blocklists::{self, ListingJson, RoundReport, TargetReport};
 use crate::findings::{CheckReport, Finding, Severity};
 
 /// The whole report.
@@ -21,6 +29,30 @@ pub struct PostureJson<'a> {
     pub domains: Vec<DomainJson<'a>>,
     /// One entry per sending IP.
     pub ips: Vec<IpJson<'a>>,
+    /// The blocklist zones queried (with `--blocklist` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocklists: Option<BlocklistsJson<'a>>,
+}
+
+/// The top-level `blocklists` object.
+#[derive(Debug, Serialize)]
+pub struct BlocklistsJson<'a> {
+    /// Each zone and its RFC 5782 health this run.
+    pub zones: Vec<ZoneJson<'a>>,
+    /// Zone-level findings: unhealthy zones, refusals, failed lookups (per-target ones are with
+    /// their IP or domain).
+    pub findings: &'a [Finding],
+}
+
+/// One zone in `blocklists.zones`.
+#[derive(Debug, Serialize)]
+pub struct ZoneJson<'a> {
+    /// The zone.
+    pub zone: &'a str,
+    /// Whether its test points answered as RFC 5782 §5 requires (its answers are trusted).
+    pub healthy: bool,
+    /// `healthy`, `unhealthy`, `refused` or `unreachable`.
+    pub state: &'static str,
 }
 
 /// One domain.
@@ -30,8 +62,11 @@ pub struct DomainJson<'a> {
     pub domain: &'a str,
     /// Worst of its checks.
     pub status: Severity,
-    /// Its checks, in registry order, `bulk_sender` last.
+    /// Its checks, in registry order, `bulk_sender` last (then `blocklists` with `--blocklist`).
     pub checks: Vec<CheckJson<'a>>,
+    /// Its answer on each domain list (with `--blocklist` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listings: Option<Vec<ListingJson>>,
 }
 
 /// One check.
@@ -58,8 +93,11 @@ pub struct IpJson<'a> {
     pub ptr: Option<&'a str>,
     /// Whether the PTR name resolves back to the IP.
     pub fcrdns: bool,
-    /// What was found.
-    pub findings: &'a [Finding],
+    /// What was found (PTR, then blocklist listings with `--blocklist`).
+    pub findings: Vec<&'a Finding>,
+    /// Its answer on each IP list (with `--blocklist` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listings: Option<Vec<ListingJson>>,
 }
 
 impl<'a> PostureJson<'a> {
@@ -69,7 +107,51 @@ impl<'a> PostureJson<'a> {
             status: report.status,
             domains: report.domains.iter().map(DomainJson::new).collect(),
             ips: report.ips.iter().map(IpJson::new).collect(),
+            blocklists: None,
         }
+    }
+
+    /// Add what the blocklists said about the same domains and IPs.
+    pub fn with_blocklists(mut self, round: &'a RoundReport) -> Self {
+        let of = |name: &str| -> Option<&'a TargetReport> {
+            round
+                .targets
+                .iter()
+                .find(|t| t.target.to_string() == name && !t.listings.is_empty())
+        };
+        for d in &mut self.domains {
+            if let Some(t) = of(d.domain) {
+                d.status = d.status.max(t.status);
+                d.checks.push(CheckJson {
+                    check: blocklists::CHECK,
+                    status: t.status,
+                    record: None,
+                    findings: &t.findings,
+                });
+                d.listings = Some(t.listings.iter().map(ListingJson::from).collect());
+            }
+        }
+        for i in &mut self.ips {
+            if let Some(t) = of(&i.ip.to_string()) {
+                i.status = i.status.max(t.status);
+                i.findings.extend(&t.findings);
+                i.listings = Some(t.listings.iter().map(ListingJson::from).collect());
+            }
+        }
+        self.status = self.status.max(round.status);
+        self.blocklists = Some(BlocklistsJson {
+            zones: round
+                .zones
+                .iter()
+                .map(|z| ZoneJson {
+                    zone: &z.zone,
+                    healthy: z.is_healthy(),
+                    state: z.state().as_str(),
+                })
+                .collect(),
+            findings: &round.zone_findings,
+        });
+        self
     }
 }
 
@@ -79,6 +161,7 @@ impl<'a> DomainJson<'a> {
             domain: d.domain.as_str(),
             status: d.status,
             checks: d.checks.iter().map(CheckJson::new).collect(),
+            listings: None,
         }
     }
 }
@@ -101,7 +184,8 @@ impl<'a> IpJson<'a> {
             status: i.status,
             ptr: i.ptr.as_deref(),
             fcrdns: i.fcrdns,
-            findings: &i.findings,
+            findings: i.findings.iter().collect(),
+            listings: None,
         }
     }
 }

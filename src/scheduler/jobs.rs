@@ -5,6 +5,7 @@
 //! metrics stay in step: a job body computes, a sink stores and publishes. The posture job and its
 //! record history live in [`posture`] and `history`.
 
+mod blocklists;
 mod history;
 pub mod posture;
 
@@ -90,11 +91,7 @@ impl Job for BuiltinJob {
         Box::pin(async move {
             match job {
                 BuiltinJob::Posture(domain) => posture::run(&cx, &domain).await,
-                // Planned once crate::blocklists is merged: its round → ListingObservations →
-                // store_listings(&cx, ..). Until then plan() does not schedule it.
-                BuiltinJob::Blocklists => {
-                    anyhow::bail!("blocklist monitoring is not part of this build")
-                }
+                BuiltinJob::Blocklists => blocklists::round(&cx).await,
                 BuiltinJob::Retention => retention(&cx).await,
             }
         })
@@ -112,6 +109,13 @@ pub fn plan(config: &Config) -> Vec<Planned> {
             interval: config.schedule.checks,
         })
         .collect();
+    if blocklists::planned(config) {
+        out.push(Planned {
+            key: "blocklists".into(),
+            job: Arc::new(BuiltinJob::Blocklists),
+            interval: config.schedule.blocklists,
+        });
+    }
     out.push(Planned {
         key: "retention".into(),
         job: Arc::new(BuiltinJob::Retention),
@@ -122,7 +126,7 @@ pub fn plan(config: &Config) -> Vec<Planned> {
 
 /// Store definitive blocklist answers (listing periods) and publish `senderscope_blocklist_listed`
 /// and `senderscope_blocklist_zone_healthy`. Refused or failed queries are not observations: leave
-/// them out, and their series keep their last value.
+/// them out (the blocklist job then withdraws a 0 for them and keeps a 1).
 pub async fn store_listings(
     cx: &JobContext,
     seen: Vec<ListingObservation>,
@@ -170,8 +174,32 @@ mod tests {
         .unwrap();
         let plan = plan(&config);
         let keys: Vec<&str> = plan.iter().map(|p| p.key.as_str()).collect();
-        assert_eq!(keys, ["posture:a.test", "posture:b.test", "retention"]);
+        assert_eq!(
+            keys,
+            [
+                "posture:a.test",
+                "posture:b.test",
+                "blocklists",
+                "retention"
+            ]
+        );
         assert_eq!(plan[0].interval, Duration::from_secs(300));
-        assert_eq!(plan[2].job.kind(), "retention");
+        assert_eq!(plan[2].job.kind(), "blocklists");
+        assert_eq!(plan[3].job.kind(), "retention");
+    }
+
+    #[test]
+    fn blocklist_rounds_are_planned_when_there_are_targets_and_zones() {
+        let plan_keys = |yaml: &str| -> Vec<String> {
+            let config = crate::config::load_str(yaml, "t.yaml").unwrap();
+            plan(&config).into_iter().map(|p| p.key).collect()
+        };
+        let keys = plan_keys("domains: [{name: a.test}]\nschedule: {blocklists: 10m}\n");
+        assert_eq!(keys, ["posture:a.test", "blocklists", "retention"]);
+        assert!(!plan_keys("domains: []\n").contains(&"blocklists".to_owned()));
+        assert!(
+            !plan_keys("domains: [{name: a.test}]\nblocklists: {defaults: false}\n")
+                .contains(&"blocklists".to_owned())
+        );
     }
 }

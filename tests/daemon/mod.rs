@@ -2,6 +2,8 @@
 //! nsd, CLI, systemd unit.
 
 mod auth;
+mod blocklists_listings;
+mod blocklists_resolver;
 mod lifecycle;
 mod metrics;
 mod persistence;

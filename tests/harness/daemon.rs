@@ -36,6 +36,11 @@ pub struct TestConfig {
     pub dns_port: u16,
     /// `dkim_selectors` of every domain.
     pub dkim_selectors: Vec<String>,
+    /// `schedule.blocklists`.
+    pub blocklists_every: String,
+    /// The `blocklists:` section as YAML (flow style). Default `{defaults: false}`: no zone, so no
+    /// blocklist rounds unless a test asks for them.
+    pub blocklists: String,
 }
 
 impl TestConfig {
@@ -53,6 +58,8 @@ impl TestConfig {
             jitter: 0.0,
             dns_port: free_port(),
             dkim_selectors: vec!["s1".into()],
+            blocklists_every: "1h".into(),
+            blocklists: "{defaults: false}".into(),
         }
     }
 
@@ -64,11 +71,14 @@ impl TestConfig {
         }
         y += &format!(
             "state:\n  path: {}\ndns:\n  nameservers: [\"127.0.0.1:{}\"]\n  timeout: 1s\n  attempts: 1\n\
-             schedule:\n  checks: {}\n  jitter: {}\n  job_timeout: 30s\n",
+             schedule:\n  checks: {}\n  blocklists: {}\n  jitter: {}\n  job_timeout: 30s\n\
+             blocklists: {}\n",
             self.state.display(),
             self.dns_port,
             self.checks,
-            self.jitter
+            self.blocklists_every,
+            self.jitter,
+            self.blocklists
         );
         if self.domains.is_empty() {
             y += "domains: []\n";

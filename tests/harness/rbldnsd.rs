@@ -54,6 +54,11 @@ impl Rbldnsd {
     /// Start rbldnsd serving `datasets` and wait until it answers for `ready_zone` (a zone that answers:
     /// not one whose ACL ignores us).
     pub async fn serve(datasets: &[Dataset], ready_zone: &str) -> Rbldnsd {
+        Rbldnsd::serve_on(free_port(), datasets, ready_zone).await
+    }
+
+    /// Like [`Rbldnsd::serve`], on a given port: a test restarts the server there with new data.
+    pub async fn serve_on(port: u16, datasets: &[Dataset], ready_zone: &str) -> Rbldnsd {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
             .expect("chmod data dir");
@@ -67,7 +72,6 @@ impl Rbldnsd {
                 .expect("chmod data file");
             specs.push(format!("{}:{}:{name}", d.zone, d.kind));
         }
-        let port = free_port();
         let child = Command::new("rbldnsd")
             .arg("-n")
             .args(["-b", &format!("127.0.0.1/{port}")])

@@ -1,9 +1,11 @@
-//! `blocklists:`: catalogue zones enabled and disabled, extra zones with their answer codes, the
-//! Spamhaus DQS key.
+//! `blocklists:`: catalogue zones enabled and disabled (checked against the catalogue, with close names
+//! suggested), extra zones with their answer codes (never a catalogue or dead zone), the Spamhaus DQS
+//! key.
 
 use std::collections::HashMap;
 
 use super::Validator;
+use crate::blocklists;
 use crate::config::keypath::KeyPath;
 use crate::config::model::{BlocklistSettings, CodeRange, ExtraZone, ZoneKind};
 use crate::config::net;
@@ -15,8 +17,8 @@ const DEFAULT_REFUSED: [&str; 2] = ["127.0.0.1", "127.255.255.0/24"];
 
 impl Validator<'_> {
     pub(super) fn blocklists(&mut self, raw: RawBlocklists, path: &KeyPath) -> BlocklistSettings {
-        let enable = self.zones(&raw.enable, &path.key("enable"));
-        let disable = self.zones(&raw.disable, &path.key("disable"));
+        let enable = self.zones(&raw.enable, path, "enable");
+        let disable = self.zones(&raw.disable, path, "disable");
         for (i, zone) in disable.iter().enumerate() {
             if let Some(j) = enable.iter().position(|z| z == zone) {
                 self.problem(
@@ -74,7 +76,8 @@ impl Validator<'_> {
         }
     }
 
-    fn zones(&mut self, raw: &[String], list: &KeyPath) -> Vec<String> {
+    fn zones(&mut self, raw: &[String], path: &KeyPath, key: &str) -> Vec<String> {
+        let list = &path.key(key);
         let mut out: Vec<String> = Vec::new();
         let mut seen = HashMap::new();
         for (i, text) in raw.iter().enumerate() {
@@ -89,13 +92,38 @@ impl Validator<'_> {
                 );
                 continue;
             }
+            // enable/disable name catalogue zones only: a typo in `disable` would otherwise leave
+            // the default it meant running, silently.
+            if let Some(problem) = blocklists::catalogue_problem(&zone, key) {
+                self.problem(item, problem);
+                continue;
+            }
             out.push(zone);
         }
         out
     }
 
     fn extra_zone(&mut self, raw: RawExtraZone, entry: &KeyPath) -> Option<ExtraZone> {
-        let zone = net::parse_zone(&raw.zone).map_err(|e| self.problem(entry.key("zone"), e));
+        let zone = net::parse_zone(&raw.zone)
+            .map_err(|e| self.problem(entry.key("zone"), e))
+            .and_then(|zone| {
+                if blocklists::zones::entry(&zone).is_some() {
+                    // The catalogue's table knows its codes and refusals; a copy here would drift.
+                    self.problem(
+                        entry.key("zone"),
+                        format!("{zone} is in the blocklist catalogue; name it in blocklists.enable instead (its answer codes are built in)"),
+                    );
+                    Err(())
+                } else if let Some(dead) = blocklists::zones::dead(&zone) {
+                    self.problem(
+                        entry.key("zone"),
+                        format!("{zone} is a dead list ({}); a dead zone can answer \"listed\" for every address, so it is never queried", dead.why),
+                    );
+                    Err(())
+                } else {
+                    Ok(zone)
+                }
+            });
         let kind = match raw.kind.as_str() {
             "ipv4" => Some(ZoneKind::Ipv4),
             "ip" => Some(ZoneKind::Ip),
