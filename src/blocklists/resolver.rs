@@ -75,8 +75,11 @@ pub fn verdict(health: &[ZoneHealth], zones: &[Zone], resolver: &str) -> Verdict
                 HealthState::Refused { code, meaning } if *code == PUBLIC_RESOLVER_CODE => {
                     return Verdict::Public(finding(zone, h, *code, meaning, resolver));
                 }
-                HealthState::Unreachable(_) => {}
-                _ => answered = true,
+                // Only a real answer clears the resolver. A test point that is not listed may be
+                // Spamhaus' older way of refusing public resolvers (NXDOMAIN for everything), or a
+                // resolver rewriting answers: the zone-health finding says so; here it tells nothing.
+                HealthState::Unreachable(_) | HealthState::Unhealthy(_) => {}
+                HealthState::Healthy | HealthState::Refused { .. } => answered = true,
             }
         }
     }
@@ -235,5 +238,16 @@ mod tests {
         let zones = [catalogue("zen.spamhaus.org")];
         let health = probe(&dns, &zones).await.unwrap();
         assert_eq!(verdict(&health, &zones, "x"), Verdict::Accepted);
+    }
+
+    #[tokio::test]
+    async fn a_test_point_answered_nxdomain_does_not_clear_the_resolver() {
+        // Spamhaus used to answer NXDOMAIN to public resolvers: a silent false "clean".
+        let fake = FakeDns::start().await.unwrap();
+        fake.load("1.0.0.127.zen.spamhaus.org A 127.0.0.9").unwrap();
+        let dns = Resolver::new(&fake.settings()).unwrap().round();
+        let zones = [catalogue("zen.spamhaus.org")];
+        let health = probe(&dns, &zones).await.unwrap();
+        assert_eq!(verdict(&health, &zones, "x"), Verdict::Unknown);
     }
 }
