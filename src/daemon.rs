@@ -261,7 +261,7 @@ async fn probe_resolver(config: Arc<Config>, store: Arc<dyn Store>, dns: Resolve
             tracing::info!("Spamhaus answers this resolver: it is not refused as public")
         }
         resolver::Verdict::Unknown => tracing::warn!(
-            "could not tell whether Spamhaus refuses this resolver: its test point did not answer"
+            "could not tell whether Spamhaus refuses this resolver: its test point 127.0.0.2 gave no answer or was not listed (Spamhaus once answered NXDOMAIN to public resolvers); see the zone-health findings"
         ),
         resolver::Verdict::NotApplicable => {}
     }
