@@ -226,8 +226,8 @@ async fn dmarc_enforcement(cx: &DomainContext) -> Option<Finding> {
             FindingCode::BimiRequiresEnforcedDmarc,
             Severity::Warning,
             format!(
-                "BIMI needs DMARC at quarantine or reject for all mail, but the DMARC record of {} {}: no \
-                 logo will be shown until it is enforced.",
+                "BIMI needs DMARC at quarantine or reject for all mail, but in the DMARC record of {}, {}: \
+                 no logo will be shown until it is enforced.",
                 summary.found_at,
                 reasons.join(", ")
             ),
@@ -396,6 +396,16 @@ mod tests {
                 o.findings[0].message
             );
         }
+        let o = run(
+            &format!("{LOGO}\n_dmarc.example.com TXT \"v=DMARC1; p=none\""),
+            "example.com",
+        )
+        .await;
+        assert_eq!(
+            o.findings[0].message,
+            "BIMI needs DMARC at quarantine or reject for all mail, but in the DMARC record of \
+             example.com, the policy is p=none: no logo will be shown until it is enforced."
+        );
         let o = run(LOGO, "example.com").await;
         assert!(o.findings[0].message.contains("No DMARC record"));
     }

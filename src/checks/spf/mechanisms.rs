@@ -61,10 +61,17 @@ impl Evaluator<'_> {
                 match inner.result {
                     SpfResult::Pass => Ok(true),
                     SpfResult::Fail | SpfResult::SoftFail | SpfResult::Neutral => Ok(false),
-                    SpfResult::TempError | SpfResult::PermError => Err(Inner::stop(
-                        inner.result,
-                        format!("`{term}` in {domain}: {}", inner.reason),
-                    )),
+                    SpfResult::TempError | SpfResult::PermError => {
+                        // A loop unwinds through the same includes until the lookup limit stops it:
+                        // name each hop once, not once per time round the loop.
+                        let hop = format!("`{term}` in {domain}: ");
+                        let reason = if inner.reason.contains(&hop) {
+                            inner.reason
+                        } else {
+                            format!("{hop}{}", inner.reason)
+                        };
+                        Err(Inner::stop(inner.result, reason))
+                    }
                     SpfResult::None => Err(Inner::stop(
                         SpfResult::PermError,
                         format!(

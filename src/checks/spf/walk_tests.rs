@@ -134,6 +134,46 @@ async fn include_loops_are_cut_and_reported() {
 }
 
 #[tokio::test]
+async fn a_sending_ip_verdict_names_each_hop_of_a_loop_once() {
+    let dns = zone(
+        "a.test TXT \"v=spf1 include:b.test -all\"\n\
+         b.test TXT \"v=spf1 include:a.test -all\"",
+    )
+    .await;
+    let outcome = check_of(&dns, "a.test", &["192.0.2.1"]).await;
+    let verdict = outcome
+        .findings
+        .iter()
+        .find(|f| f.code == FindingCode::SpfSendingIpNotAuthorized)
+        .unwrap();
+    assert_eq!(verdict.severity, Severity::Critical);
+    // Receivers go round the loop until the 10-lookup limit; the message says so once per hop.
+    assert_eq!(
+        verdict
+            .message
+            .matches("`include:b.test` in a.test:")
+            .count(),
+        1,
+        "{}",
+        verdict.message
+    );
+    assert_eq!(
+        verdict
+            .message
+            .matches("`include:a.test` in b.test:")
+            .count(),
+        1,
+        "{}",
+        verdict.message
+    );
+    assert!(
+        verdict.message.contains("more than 10 DNS-querying terms"),
+        "{}",
+        verdict.message
+    );
+}
+
+#[tokio::test]
 async fn a_target_included_twice_is_counted_twice_and_is_no_loop() {
     let dns = zone(
         "d.test TXT \"v=spf1 include:s.test include:t.test -all\"\n\
