@@ -103,7 +103,7 @@ async fn findings_say_what_and_where_against_nsd() {
     let heavy = check(&lookups, "too-many-lookups.spf.test", &[]).await;
     assert_eq!(
         heavy.findings[0].message,
-        "SPF needs 13 DNS lookups; receivers stop at 10 and return permerror. Flatten or remove includes: b.too-many-lookups.spf.test (7), _spf.a.too-many-lookups.spf.test (5), mx (1)."
+        "SPF needs 13 DNS lookups; receivers stop at 10 and return permerror. Flatten or remove the heaviest branches: b.too-many-lookups.spf.test (7), _spf.a.too-many-lookups.spf.test (5), mx (1)."
     );
     assert_eq!(heavy.findings[0].detail["tree"]["lookups"], 13);
 

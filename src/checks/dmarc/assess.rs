@@ -446,8 +446,8 @@ fn obsolete(at: &str, record: &DmarcRecord, base: &serde_json::Value) -> Finding
     let (severity, extra) = if weakens {
         (
             Severity::Warning,
-            " Receivers still on RFC 7489 apply the policy to only part of the failing mail (or discard an \
-             invalid pct): use t=y for testing, or drop pct= for full enforcement.",
+            " Receivers still on RFC 7489 apply the policy to only pct percent of the failing mail (none of \
+             it at pct=0; an invalid pct is discarded): use t=y for testing, or drop pct= for full enforcement.",
         )
     } else {
         (Severity::Info, "")

@@ -40,7 +40,7 @@ pub(super) fn limit_findings(domain: &str, root: &Node) -> Vec<Finding> {
                 FindingCode::SpfTooManyLookups,
                 Severity::Critical,
                 format!(
-                    "SPF needs {}{} DNS lookups; receivers stop at {LOOKUP_LIMIT} and return permerror. Flatten or remove includes: {}.",
+                    "SPF needs {}{} DNS lookups; receivers stop at {LOOKUP_LIMIT} and return permerror. Flatten or remove the heaviest branches: {}.",
                     if truncated(root) { "at least " } else { "" },
                     root.lookups,
                     named.join(", ")
