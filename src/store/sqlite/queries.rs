@@ -172,6 +172,30 @@ pub(super) fn latest_checks(
     Ok(out)
 }
 
+pub(super) fn check_history(
+    conn: &Connection,
+    target: &str,
+    check: &str,
+    limit: usize,
+) -> Result<Vec<StoredCheck>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT target, check_name, status, record, findings, first_checked_at, last_checked_at, \
+             duration_ms, facts FROM check_results WHERE target = ?1 AND check_name = ?2 \
+             ORDER BY last_checked_at DESC, first_checked_at DESC LIMIT ?3",
+        )
+        .map_err(db("preparing the check history query"))?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = stmt
+        .query_map(params![target, check, limit], stored_check)
+        .map_err(db("reading check history"))?;
+    rows.map(|row| {
+        let (row, findings, facts) = row.map_err(db("reading a check result"))?;
+        row.finish(&findings, &facts)
+    })
+    .collect()
+}
+
 pub(super) fn observe_records(
     conn: &Connection,
     seen: &[RecordObservation],
