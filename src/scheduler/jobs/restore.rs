@@ -207,3 +207,6 @@ async fn restore_listings(
     }
     Ok(published)
 }
+
+#[cfg(test)]
+mod tests;
