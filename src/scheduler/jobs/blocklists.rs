@@ -11,9 +11,8 @@
 //! a 0 is withdrawn (unknown is not clean). The public-resolver verdict is logged and stored every
 //! round, as at start.
 
-use std::time::Instant;
-
 use std::collections::HashMap;
+use std::time::Instant;
 
 use anyhow::Context as _;
 

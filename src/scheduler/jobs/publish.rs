@@ -131,9 +131,10 @@ fn is_posture_check(check: &str) -> bool {
 /// Publish a domain's results: every posture check given, the `ptr` roll-up of its IPs' results (the
 /// IP is never a label: worst status, findings summed, the oldest run's time), and the facts.
 ///
-/// A check absent from `results` is left as it is: its series keep their value, and its facts count as
-/// not learned — as do those of a check whose lookups failed (its series keep their last value, see
-/// [`Metrics::observe_facts`]). A domain without single IPs loses its `ptr` series.
+/// A check absent from `results` is left as it is. A fact its check did not learn — the check is absent,
+/// or a lookup failed (an unknown finding; for DKIM, per selector) — keeps its series' last value (see
+/// [`Metrics::observe_facts`]); a DKIM key of a selector no longer configured is not published. A
+/// domain without single IPs loses its `ptr` series.
 pub fn domain(metrics: &Metrics, scope: DomainScope<'_>, results: &[ResultView<'_>]) {
     let d = scope.domain;
     let own = |check: &str| results.iter().find(|r| r.target == d && r.check == check);
