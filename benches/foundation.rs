@@ -1,6 +1,7 @@
 //! Foundation benchmarks (issue 2), run against the release binary:
 //!
-//! - start to ready on an empty store (spawn → `READY=1` on a notify socket, and → first `/readyz` 200);
+//! - start to ready on an empty store (spawn → `READY=1` on a notify socket, and → first `/readyz` 200),
+//!   and with 100 domains of stored history (the start publishes the latest stored results);
 //! - idle RSS with 100 configured domains (checks pushed out by jitter, so none has run);
 //! - `/metrics` with ≥ 10,000 series under 50 concurrent clients (wrk), p99 latency;
 //! - plus the cost of one uncached rendering of those series, measured in-process.
@@ -153,6 +154,170 @@ fn start_to_ready() {
     );
 }
 
+/// A store as months of running leave it for the `config(…, domains, …)` domains: per domain and
+/// posture check 50 outcomes (spans), per sending IP 50 PTR outcomes, per blocklist target 20 outcomes
+/// with each zone's answer, one open listing per ten IPs. Returns the number of results stored.
+fn seed_history(config_path: &Path, db: &Path) -> usize {
+    use senderscope::findings::{CheckReport, Finding, FindingCode, Severity};
+    use senderscope::store::{CheckResult, Listed, ListingObservation, SqliteStore, Store};
+    use serde_json::json;
+
+    let text = std::fs::read_to_string(config_path).expect("read config");
+    let config = senderscope::config::load_str(&text, "bench.yaml").expect("config");
+    let (zones, targets) = senderscope::blocklists::configured(&config).expect("zones");
+    let zones: Vec<String> = zones.iter().map(|z| z.zone().to_owned()).collect();
+    let result = |target: &str, check: &'static str, k: i64, facts: serde_json::Value| {
+        let findings = if k % 2 == 0 {
+            vec![]
+        } else {
+            vec![Finding::new(
+                FindingCode::RecordChanged,
+                Severity::Info,
+                format!("The record at {target} changed between two runs ({k}): it was \"v=old\" and is now \"v=new\"."),
+            )
+            .with_detail(json!({"name": target, "old": "v=old", "new": "v=new", "changed_at": k}))]
+        };
+        CheckResult {
+            report: CheckReport {
+                target: target.to_owned(),
+                check,
+                status: senderscope::findings::worst(&findings),
+                record: Some(format!("v=spf1 include:_spf.{target} -all")),
+                findings,
+                checked_at: 1_790_000_000 + k * 3_600,
+                duration: Duration::from_millis(40),
+            },
+            facts,
+        }
+    };
+    let mut results = Vec::new();
+    for d in &config.domains {
+        let name = d.name.as_str();
+        for k in 0..50 {
+            for check in ["mx", "mta_sts", "tls_rpt", "bimi", "bulk_sender"] {
+                results.push(result(name, check, k, json!({})));
+            }
+            results.push(result(
+                name,
+                "spf",
+                k,
+                json!({"spf_dns_lookups": k % 10, "spf_present": true}),
+            ));
+            results.push(result(
+                name,
+                "dkim",
+                k,
+                json!({"dkim_keys": [
+                {"selector": "s1", "key_type": "rsa", "bits": 2048},
+                {"selector": "s2", "key_type": "rsa", "bits": 1024 + 1024 * (k % 2)}]}),
+            ));
+            results.push(result(
+                name,
+                "dmarc",
+                k,
+                json!({"dmarc_policy": "reject", "dmarc_enforced": true}),
+            ));
+            for ip in d.single_ips() {
+                results.push(result(
+                    &ip.to_string(),
+                    "ptr",
+                    k,
+                    json!({"ptr": "mail.bench.test", "fcrdns": true}),
+                ));
+            }
+        }
+    }
+    let answers: serde_json::Map<String, serde_json::Value> = zones
+        .iter()
+        .map(|z| (z.clone(), json!("not_listed")))
+        .collect();
+    for t in targets.targets() {
+        for k in 0..20 {
+            results.push(result(
+                &t.to_string(),
+                "blocklists",
+                k,
+                json!({"zones": answers}),
+            ));
+        }
+    }
+    let listings: Vec<ListingObservation> = targets
+        .targets()
+        .iter()
+        .step_by(10)
+        .map(|t| ListingObservation {
+            target: t.to_string(),
+            zone: zones[0].clone(),
+            listed: Some(Listed {
+                codes: vec!["127.0.0.2".into()],
+                reason: None,
+            }),
+            at: 1_790_000_000,
+        })
+        .collect();
+    let stored = results.len();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let store = SqliteStore::open(db).expect("store");
+        store.save_results(results).await.expect("seed results");
+        store
+            .observe_listings(listings)
+            .await
+            .expect("seed listings");
+        store.close().await.expect("close");
+    });
+    stored
+}
+
+/// Start to ready with 100 domains whose results are in the store: what publishing them costs.
+fn start_to_ready_with_history() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let cfg = config(dir.path(), port, 100, false);
+    let seeded = Instant::now();
+    let rows = seed_history(&cfg, &dir.path().join("state.db"));
+    let seeding = seeded.elapsed();
+    let mut to_http = Vec::new();
+    let mut restore_ms = Vec::new();
+    let log = dir.path().join("daemon.log");
+    for _ in 0..20 {
+        let started = Instant::now();
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "-c"])
+            .arg(&cfg)
+            .env("RUST_LOG", "info")
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("WATCHDOG_USEC")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log"));
+        let child = cmd.spawn().expect("spawn senderscope");
+        to_http.push(wait_ready(port) - started);
+        stop(child);
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(ms) = text
+            .lines()
+            .find(|l| l.contains("published the stored results"))
+            .and_then(|l| l.split(" ms=").nth(1))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            restore_ms.push(ms);
+        }
+    }
+    to_http.sort();
+    restore_ms.sort();
+    println!(
+        "start → first /readyz 200, 100 domains, {rows} stored results (seeded in {:.1} s): median {:.1} ms, max {:.1} ms   (target ≤ 100 ms); publishing them: median {} ms",
+        seeding.as_secs_f64(),
+        ms(percentile(&to_http, 0.5)),
+        ms(*to_http.last().expect("runs")),
+        restore_ms
+            .get(restore_ms.len() / 2)
+            .map_or("?".into(), u64::to_string)
+    );
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -270,6 +435,9 @@ fn main() {
     let wanted = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
     if wanted("ready") {
         start_to_ready();
+    }
+    if wanted("history") {
+        start_to_ready_with_history();
     }
     if wanted("rss") {
         idle_rss();

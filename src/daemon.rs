@@ -1,6 +1,7 @@
 //! The daemon's wiring: every long-running task is spawned here, with one shutdown token.
 //!
-//! Start: load the config, open the store (migrations), bind the listener, then spawn the reload task
+//! Start: load the config, open the store (migrations), publish the stored results as metrics
+//! ([`scheduler::jobs::restore`]), bind the listener, then spawn the reload task
 //! (fed by the file watcher, SIGHUP and `POST /-/reload`), the scheduler, the HTTP server, the
 //! systemd watchdog and the start-up public-resolver probe, and tell systemd `READY=1`. Stop
 //! (SIGTERM/SIGINT): drain HTTP, stop the scheduler and let running jobs finish, flush the store
@@ -80,6 +81,7 @@ pub async fn run(source: ConfigSource) -> Result<(), DaemonError> {
     };
     let store: Arc<dyn Store> =
         Arc::new(SqliteStore::open(&config.state.path).map_err(store_error)?);
+    restore_metrics(&config, store.as_ref(), &metrics).await;
     let dns = Resolver::with_histogram(&config.dns, metrics.dns_query_duration_seconds.clone())?;
     let addr = config.server.listen;
     let listener = TcpListener::bind(addr)
@@ -184,6 +186,26 @@ pub async fn run(source: ConfigSource) -> Result<(), DaemonError> {
         "senderscope stopped"
     );
     Ok(())
+}
+
+/// Publish the latest stored results before the scheduler starts (its first runs are up to
+/// `jitter × interval` away) and before READY=1, so series do not vanish across a restart. A store
+/// that cannot be read costs the series until the first runs, not the start.
+async fn restore_metrics(config: &Config, store: &dyn Store, metrics: &Metrics) {
+    let started = Instant::now();
+    match scheduler::jobs::restore(config, store, metrics).await {
+        Ok(r) => tracing::info!(
+            domains = r.domains,
+            results = r.results,
+            listings = r.listings,
+            ms = started.elapsed().as_millis() as u64,
+            "published the stored results"
+        ),
+        Err(e) => tracing::warn!(
+            error = %e,
+            "cannot read the stored results; check and blocklist series appear after the first runs"
+        ),
+    }
 }
 
 /// SIGTERM and SIGINT stop the daemon; SIGHUP asks for a reload.

@@ -15,8 +15,7 @@ use prometheus::{
     TextEncoder,
 };
 
-use crate::checks::Facts;
-use crate::findings::{CheckReport, Severity};
+use crate::findings::Severity;
 
 const DNS_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -30,6 +29,43 @@ const JOB_BUCKETS: &[f64] = &[
 
 /// DMARC policies, the values of `senderscope_dmarc_policy{policy}`.
 pub const DMARC_POLICIES: [&str; 3] = ["none", "quarantine", "reject"];
+
+/// The values behind the fact families of one domain, as the checks store them with their results
+/// (the SPF check's `spf_dns_lookups`, the DKIM check's `dkim_keys`, the DMARC check's `dmarc_policy`;
+/// other stored facts are ignored).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+pub struct FactValues {
+    /// DNS-querying SPF terms, when a valid SPF record was found.
+    #[serde(default)]
+    pub spf_dns_lookups: Option<u32>,
+    /// Each selector with a usable key.
+    #[serde(default)]
+    pub dkim_keys: Vec<KeySize>,
+    /// The DMARC policy that applies, when a record applies.
+    #[serde(default)]
+    pub dmarc_policy: Option<String>,
+}
+
+/// One DKIM key's size.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct KeySize {
+    /// The selector.
+    pub selector: String,
+    /// Size in bits.
+    pub bits: u32,
+}
+
+/// What one answer says about `senderscope_blocklist_listed{target,zone}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListingState {
+    /// Listed: 1.
+    Listed,
+    /// Not listed: 0.
+    NotListed,
+    /// Refused or failed: a 1 stays (nothing says the listing ended), a 0 is withdrawn (unknown is
+    /// not clean).
+    Unknown,
+}
 
 /// The facts a round could not learn because a lookup failed: their series keep their last value.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -307,29 +343,56 @@ impl Metrics {
         TextEncoder::new().encode_to_string(&self.registry.gather())
     }
 
-    /// Record one check report for a configured domain: status, findings by severity, duration and
-    /// timestamp. Every severity gets a series (0 when absent) so a fixed problem reads 0, not "gone".
-    pub fn observe_check(&self, domain: &str, report: &CheckReport) {
-        let labels = [domain, report.check];
+    /// Record the latest result of one check of a configured domain: status, findings by severity
+    /// (`findings` holds one severity per finding) and when it ran. Every severity gets a series (0
+    /// when absent) so a fixed problem reads 0, not "gone". A run's duration is
+    /// [`Metrics::observe_check_duration`]'s: a result restored at start was not a run.
+    pub fn observe_check(
+        &self,
+        domain: &str,
+        check: &str,
+        status: Severity,
+        findings: &[Severity],
+        checked_at: i64,
+    ) {
+        let labels = [domain, check];
         self.check_status
             .with_label_values(&labels)
-            .set(report.status.gauge_value());
+            .set(status.gauge_value());
         for severity in Severity::ALL {
-            let n = report
-                .findings
-                .iter()
-                .filter(|f| f.severity == severity)
-                .count();
+            let n = findings.iter().filter(|s| **s == severity).count();
             self.findings
-                .with_label_values(&[domain, report.check, severity.as_str()])
+                .with_label_values(&[domain, check, severity.as_str()])
                 .set(n as i64);
         }
         self.last_check_timestamp_seconds
             .with_label_values(&labels)
-            .set(report.checked_at);
+            .set(checked_at);
+    }
+
+    /// A check ran for `took`.
+    pub fn observe_check_duration(&self, check: &str, took: Duration) {
         self.check_duration_seconds
-            .with_label_values(&[report.check])
-            .observe(report.duration.as_secs_f64());
+            .with_label_values(&[check])
+            .observe(took.as_secs_f64());
+    }
+
+    /// Set `senderscope_blocklist_listed{target,zone}` from one answer (see [`ListingState`]).
+    pub fn observe_listing(&self, target: &str, zone: &str, state: ListingState) {
+        let labels = [target, zone];
+        match state {
+            ListingState::Listed => self.blocklist_listed.with_label_values(&labels).set(1),
+            ListingState::NotListed => self.blocklist_listed.with_label_values(&labels).set(0),
+            ListingState::Unknown => {
+                if self
+                    .blocklist_listed
+                    .get_metric_with_label_values(&labels)
+                    .is_ok_and(|g| g.get() == 0)
+                {
+                    let _ = self.blocklist_listed.remove_label_values(&labels);
+                }
+            }
+        }
     }
 
     /// Record the facts a domain's round learned (`facts` merged over its checks). A fact that is
@@ -337,7 +400,7 @@ impl Metrics {
     /// configured, no DMARC policy — so dashboards never show a stale value as current; a fact its check
     /// could not learn (`unknown`: a lookup failed) keeps its last value, as a failed blocklist query
     /// does: "could not check" is neither a value nor its absence.
-    pub fn observe_facts(&self, domain: &str, facts: &Facts, unknown: &UnknownFacts) {
+    pub fn observe_facts(&self, domain: &str, facts: &FactValues, unknown: &UnknownFacts) {
         match facts.spf_dns_lookups {
             Some(n) => self
                 .spf_dns_lookups
@@ -363,7 +426,7 @@ impl Metrics {
                 .with_label_values(&[domain, key.selector.as_str()])
                 .set(i64::from(key.bits));
         }
-        match facts.dmarc_policy {
+        match facts.dmarc_policy.as_deref() {
             Some(policy) => {
                 for p in DMARC_POLICIES {
                     self.dmarc_policy
@@ -491,18 +554,11 @@ fn remove_where(vec: &IntGaugeVec, doomed: impl Fn(&HashMap<&str, &str>) -> bool
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::findings::{Finding, FindingCode};
 
-    fn report(check: &'static str, findings: Vec<Finding>) -> CheckReport {
-        CheckReport {
-            target: "a.test".into(),
-            check,
-            status: crate::findings::worst(&findings),
-            record: None,
-            findings,
-            checked_at: 1_700_000_000,
-            duration: Duration::from_millis(5),
-        }
+    /// A check result with findings of these severities, run at 1_700_000_000.
+    fn observe(m: &Metrics, domain: &str, check: &str, findings: &[Severity]) {
+        let status = findings.iter().copied().max().unwrap_or_default();
+        m.observe_check(domain, check, status, findings, 1_700_000_000);
     }
 
     #[test]
@@ -517,14 +573,7 @@ mod tests {
     #[test]
     fn check_report_sets_status_every_severity_and_timestamp() {
         let m = Metrics::new().unwrap();
-        let r = report(
-            "spf",
-            vec![
-                Finding::new(FindingCode::SpfNeutralAll, Severity::Warning, "w"),
-                Finding::new(FindingCode::SpfPtrMechanism, Severity::Warning, "w"),
-            ],
-        );
-        m.observe_check("a.test", &r);
+        observe(&m, "a.test", "spf", &[Severity::Warning, Severity::Warning]);
         assert_eq!(
             m.check_status.with_label_values(&["a.test", "spf"]).get(),
             2
@@ -547,15 +596,7 @@ mod tests {
     #[test]
     fn unknown_status_reads_minus_one() {
         let m = Metrics::new().unwrap();
-        let r = report(
-            "dmarc",
-            vec![Finding::new(
-                FindingCode::DmarcLookupFailed,
-                Severity::Unknown,
-                "u",
-            )],
-        );
-        m.observe_check("a.test", &r);
+        observe(&m, "a.test", "dmarc", &[Severity::Unknown]);
         assert_eq!(
             m.check_status.with_label_values(&["a.test", "dmarc"]).get(),
             -1
@@ -565,9 +606,9 @@ mod tests {
     #[test]
     fn dmarc_policy_marks_exactly_one() {
         let m = Metrics::new().unwrap();
-        let facts = Facts {
-            dmarc_policy: Some("reject"),
-            ..Facts::default()
+        let facts = FactValues {
+            dmarc_policy: Some("reject".into()),
+            ..FactValues::default()
         };
         m.observe_facts("a.test", &facts, &UnknownFacts::default());
         let text = m.render().unwrap();
@@ -575,10 +616,9 @@ mod tests {
         assert!(text.contains(r#"senderscope_dmarc_policy{domain="a.test",policy="none"} 0"#));
     }
 
-    fn key(selector: &str, bits: u32) -> crate::checks::DkimKeyFact {
-        crate::checks::DkimKeyFact {
+    fn key(selector: &str, bits: u32) -> KeySize {
+        KeySize {
             selector: selector.into(),
-            key_type: "rsa",
             bits,
         }
     }
@@ -586,11 +626,10 @@ mod tests {
     #[test]
     fn facts_that_are_gone_lose_their_series_and_unknown_ones_keep_them() {
         let m = Metrics::new().unwrap();
-        let all = Facts {
+        let all = FactValues {
             spf_dns_lookups: Some(3),
             dkim_keys: vec![key("s1", 2048), key("s2", 1024)],
-            dmarc_policy: Some("quarantine"),
-            ..Facts::default()
+            dmarc_policy: Some("quarantine".into()),
         };
         m.observe_facts("a.test", &all, &UnknownFacts::default());
         m.observe_facts("b.test", &all, &UnknownFacts::default());
@@ -601,7 +640,7 @@ mod tests {
             dmarc: true,
             dkim_selectors: vec!["s1".into(), "s2".into()],
         };
-        m.observe_facts("a.test", &Facts::default(), &unknown);
+        m.observe_facts("a.test", &FactValues::default(), &unknown);
         let text = m.render().unwrap();
         assert!(text.contains(r#"senderscope_spf_dns_lookups{domain="a.test"} 3"#));
         assert!(text.contains(r#"senderscope_dkim_key_size{domain="a.test",selector="s2"} 1024"#));
@@ -610,9 +649,9 @@ mod tests {
         );
 
         // b.test: SPF and DMARC removed, selector s2 gone — their series go; s1 stays.
-        let fewer = Facts {
+        let fewer = FactValues {
             dkim_keys: vec![key("s1", 2048)],
-            ..Facts::default()
+            ..FactValues::default()
         };
         m.observe_facts("b.test", &fewer, &UnknownFacts::default());
         let text = m.render().unwrap();
@@ -625,8 +664,8 @@ mod tests {
     #[test]
     fn a_forgotten_check_loses_every_series() {
         let m = Metrics::new().unwrap();
-        m.observe_check("a.test", &report("ptr", vec![]));
-        m.observe_check("a.test", &report("spf", vec![]));
+        observe(&m, "a.test", "ptr", &[]);
+        observe(&m, "a.test", "spf", &[]);
         m.forget_check("a.test", "ptr");
         let text = m.render().unwrap();
         // The duration histogram is per check, not per domain: it stays.
@@ -637,8 +676,8 @@ mod tests {
     #[test]
     fn removed_domains_lose_their_series() {
         let m = Metrics::new().unwrap();
-        m.observe_check("a.test", &report("spf", vec![]));
-        m.observe_check("b.test", &report("spf", vec![]));
+        observe(&m, "a.test", "spf", &[]);
+        observe(&m, "b.test", "spf", &[]);
         m.blocklist_listed
             .with_label_values(&["192.0.2.1", "bl.test"])
             .set(1);
@@ -648,6 +687,22 @@ mod tests {
         assert!(!text.contains(r#"domain="a.test""#));
         assert!(text.contains(r#"domain="b.test""#));
         assert!(!text.contains("192.0.2.1"));
+    }
+
+    #[test]
+    fn an_unknown_answer_keeps_a_listing_and_withdraws_a_clean_reading() {
+        let m = Metrics::new().unwrap();
+        m.observe_listing("192.0.2.1", "bl.test", ListingState::Listed);
+        m.observe_listing("192.0.2.2", "bl.test", ListingState::NotListed);
+        for ip in ["192.0.2.1", "192.0.2.2", "192.0.2.3"] {
+            m.observe_listing(ip, "bl.test", ListingState::Unknown);
+        }
+        let text = m.render().unwrap();
+        assert!(
+            text.contains(r#"senderscope_blocklist_listed{target="192.0.2.1",zone="bl.test"} 1"#)
+        );
+        assert!(!text.contains("192.0.2.2"), "{text}");
+        assert!(!text.contains("192.0.2.3"), "{text}");
     }
 
     #[test]

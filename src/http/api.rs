@@ -2,7 +2,10 @@
 //!
 //! Every configured domain and sending IP is listed, checked or not (`"status": "pending"` until its
 //! first result is stored), worst first, each with a one-line `summary` of what is wrong (the messages
-//! of its worst findings). docs/api.md documents the shapes.
+//! of its worst findings). A configured range is one entry with its addresses' results grouped
+//! ([`range`]). docs/api.md documents the shapes.
+
+mod range;
 
 use std::cmp::Reverse;
 use std::net::IpAddr;
@@ -18,6 +21,8 @@ use crate::blocklists;
 use crate::config::{Config, DomainName};
 use crate::findings::Severity;
 use crate::store::{ListingPeriod, PtrFacts, StoredCheck, StoredFinding};
+
+pub use range::{ADDRESSES_SHOWN, AddressStatus, RangeAddresses};
 
 /// The stored check name of an IP's PTR/FCrDNS result (written by the posture job).
 const PTR_CHECK: &str = "ptr";
@@ -157,9 +162,14 @@ pub struct IpEntry<C> {
     pub ptr: Option<String>,
     /// Whether a PTR name resolves back to the address (FCrDNS); null when not known.
     pub fcrdns: Option<bool>,
-    /// Latest result of each IP-scoped check (PTR, blocklists), worst first.
+    /// Latest result of each IP-scoped check (PTR, blocklists), worst first. For a range, one per
+    /// check over its addresses: the worst status, the newest run, the findings of the addresses shown.
     pub checks: Vec<C>,
-    /// Open blocklist listings of the address or range.
+    /// A range's addresses: how many were checked, listed or have findings, and those with findings
+    /// (worst first, capped). Absent for a single address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub addresses: Option<RangeAddresses>,
+    /// Open blocklist listings of the address (for a range: of the addresses shown).
     pub listings: Vec<ListingPeriod>,
 }
 
@@ -318,19 +328,39 @@ fn ip_entries<'a, C>(
                 checks.iter().filter(|c| covers(&net, &c.target)).collect();
             worst_first(&mut mine);
             let status = Status::of(mine.iter().copied());
-            // PTR and FCrDNS belong to one address: a range shows them per address in `checks`.
-            let ptr: Option<PtrFacts> = (net.prefix_len() == net.max_prefix_len())
-                .then(|| mine.iter().find(|c| c.check == PTR_CHECK))
-                .flatten()
+            let label = net_label(&net);
+            if net.prefix_len() < net.max_prefix_len() {
+                let grouped = range::group(&label, status, &mine);
+                return IpEntry {
+                    ip: label,
+                    domains,
+                    status,
+                    summary: grouped.summary.clone(),
+                    // PTR and FCrDNS belong to one address: see the addresses shown.
+                    ptr: None,
+                    fcrdns: None,
+                    checks: grouped.checks.iter().map(view).collect(),
+                    listings: listings
+                        .iter()
+                        .filter(|l| covers(&net, &l.target) && grouped.shows(&l.target))
+                        .cloned()
+                        .collect(),
+                    addresses: Some(grouped.addresses),
+                };
+            }
+            let ptr: Option<PtrFacts> = mine
+                .iter()
+                .find(|c| c.check == PTR_CHECK)
                 .and_then(|c| serde_json::from_value(c.facts.clone()).ok());
             IpEntry {
-                ip: net_label(&net),
+                ip: label,
                 domains,
                 status,
                 summary: summarize(status, &mine),
                 fcrdns: ptr.as_ref().map(|p| p.fcrdns),
                 ptr: ptr.and_then(|p| p.ptr),
                 checks: mine.into_iter().map(view).collect(),
+                addresses: None,
                 listings: listings
                     .iter()
                     .filter(|l| covers(&net, &l.target))

@@ -288,6 +288,93 @@ async fn summaries_name_the_worst_findings_and_ips_show_ptr_and_fcrdns() {
 }
 
 #[tokio::test]
+async fn a_range_is_one_entry_with_only_its_listed_addresses() {
+    use crate::store::{Listed, ListingObservation};
+    let f = fixture(None);
+    // Every address of 2001:db8::/126 checked; ::2 listed, with its open listing period.
+    let result = |ip: &str, findings: Vec<Finding>| CheckReport {
+        target: ip.into(),
+        check: "blocklists",
+        status: crate::findings::worst(&findings),
+        record: None,
+        findings,
+        checked_at: 2_000,
+        duration: Duration::from_millis(30),
+    };
+    let listed = Finding::new(
+        FindingCode::BlocklistListed,
+        Severity::Critical,
+        "2001:db8::2 is listed on ip6.bl.test (127.0.0.2) since 1970-01-01 00:16 UTC.",
+    )
+    .with_detail(serde_json::json!({
+        "target": "2001:db8::2", "zone": "ip6.bl.test", "state": "listed",
+        "meanings": [{"code": "127.0.0.2", "label": "127.0.0.2", "text": ""}],
+    }));
+    f.store
+        .save_checks(vec![
+            result("2001:db8::", vec![]),
+            result("2001:db8::1", vec![]),
+            result("2001:db8::2", vec![listed]),
+            result("2001:db8::3", vec![]),
+        ])
+        .await
+        .unwrap();
+    f.store
+        .observe_listings(vec![ListingObservation {
+            target: "2001:db8::2".into(),
+            zone: "ip6.bl.test".into(),
+            listed: Some(Listed {
+                codes: vec!["127.0.0.2".into()],
+                reason: None,
+            }),
+            at: 1_000,
+        }])
+        .await
+        .unwrap();
+    let (_, json) = get_json(&f.state, "/api/v1/status").await;
+    let range = &json["ips"][0];
+    assert_eq!(range["ip"], "2001:db8::/126");
+    assert_eq!(range["status"], "critical");
+    assert_eq!(
+        range["summary"],
+        "1 of 4 addresses listed: 2001:db8::2 on ip6.bl.test (127.0.0.2)."
+    );
+    let checks = range["checks"].as_array().unwrap();
+    assert_eq!(
+        checks.len(),
+        1,
+        "one grouped check, not one per address: {range:#}"
+    );
+    assert_eq!(checks[0]["check"], "blocklists");
+    assert_eq!(checks[0]["status"], "critical");
+    assert_eq!(checks[0]["findings"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        range["addresses"],
+        serde_json::json!({"checked": 4, "listed": 1, "with_findings": 1,
+            "shown": [{"ip": "2001:db8::2", "status": "critical"}], "not_shown": 0})
+    );
+    assert_eq!(range["listings"][0]["target"], "2001:db8::2");
+    // A single address keeps its shape: no `addresses`.
+    assert_eq!(json["ips"][1]["ip"], "192.0.2.10");
+    assert!(json["ips"][1].get("addresses").is_none());
+
+    // The domain detail groups the same way, with the findings in full.
+    let (_, json) = get_json(&f.state, "/api/v1/domains/bad.test").await;
+    let range = json["ips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["ip"] == "2001:db8::/126")
+        .unwrap();
+    assert_eq!(range["checks"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        range["checks"][0]["findings"][0]["detail"]["zone"],
+        "ip6.bl.test"
+    );
+    assert_eq!(range["addresses"]["listed"], 1);
+}
+
+#[tokio::test]
 async fn write_endpoints_are_off_without_a_token() {
     let f = fixture(None);
     let (status, _, body) = call(

@@ -2,12 +2,15 @@
 //!
 //! Adding a kind is a variant, its arm in [`BuiltinJob::run`] and a line in [`plan`]. The result
 //! sinks ([`store_domain_results`], [`store_listings`]) are shared by every producer so stores and
-//! metrics stay in step: a job body computes, a sink stores and publishes. The posture job and its
-//! record history live in [`posture`] and `history`.
+//! metrics stay in step: a job body computes, a sink stores and publishes. What a result publishes is
+//! decided in one place, [`publish`], for a round's results and for the stored ones [`restore`]
+//! publishes at start. The posture job and its record history live in [`posture`] and `history`.
 
 mod blocklists;
 mod history;
 pub mod posture;
+pub mod publish;
+mod restore;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +25,7 @@ use crate::store::{ListingObservation, ListingUpdate};
 
 pub use history::CHANGE_REPORTED_FOR;
 pub use posture::{DomainRound, store_domain_results};
+pub use restore::{Restored, restore};
 
 /// How often retention pruning runs. Not configurable: pruning is cheap and a day's delay would
 /// only keep rows a little longer than `state.retention`.
@@ -124,26 +128,13 @@ pub fn plan(config: &Config) -> Vec<Planned> {
     out
 }
 
-/// Store definitive blocklist answers (listing periods) and publish `senderscope_blocklist_listed`
-/// and `senderscope_blocklist_zone_healthy`. Refused or failed queries are not observations: leave
-/// them out (the blocklist job then withdraws a 0 for them and keeps a 1).
+/// Store definitive blocklist answers: open, extend and close listing periods. Refused or failed
+/// queries are not observations: leave them out. (The metrics come from the answers stored with each
+/// target's result: [`publish::listings`].)
 pub async fn store_listings(
     cx: &JobContext,
     seen: Vec<ListingObservation>,
-    zone_health: &[(String, bool)],
 ) -> anyhow::Result<Vec<ListingUpdate>> {
-    for (zone, healthy) in zone_health {
-        cx.metrics
-            .blocklist_zone_healthy
-            .with_label_values(&[zone.as_str()])
-            .set(i64::from(*healthy));
-    }
-    for o in &seen {
-        cx.metrics
-            .blocklist_listed
-            .with_label_values(&[o.target.as_str(), o.zone.as_str()])
-            .set(i64::from(o.listed.is_some()));
-    }
     cx.store
         .observe_listings(seen)
         .await

@@ -278,6 +278,15 @@ pub trait Store: Send + Sync + 'static {
     /// The latest result of every (target, check), or only those of `target`.
     fn latest_checks(&self, target: Option<String>) -> StoreFuture<'_, Vec<StoredCheck>>;
 
+    /// The results of `check` on `target`, newest first, at most `limit`: one per span of identical
+    /// outcomes (`since` … `checked_at`).
+    fn check_history(
+        &self,
+        target: String,
+        check: String,
+        limit: usize,
+    ) -> StoreFuture<'_, Vec<StoredCheck>>;
+
     /// Record the values checks read. Returns a [`RecordChange`] for every observed value that differs
     /// from the one before it and took over at or after `changed_since` (Unix seconds): the changes seen
     /// now, and — with `changed_since` in the past — the recent ones still in force.

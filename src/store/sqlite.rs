@@ -323,6 +323,15 @@ impl Store for SqliteStore {
         self.read(move |c| latest_checks(c, target.as_deref()))
     }
 
+    fn check_history(
+        &self,
+        target: String,
+        check: String,
+        limit: usize,
+    ) -> StoreFuture<'_, Vec<StoredCheck>> {
+        self.read(move |c| check_history(c, &target, &check, limit))
+    }
+
     fn observe_records(
         &self,
         seen: Vec<RecordObservation>,

@@ -13,7 +13,7 @@ use crate::harness::free_port;
 use crate::harness::rbldnsd::{Dataset, Rbldnsd};
 
 /// An ip4set for `ip.bl.test`: the RFC 5782 test point and `listed`, with a TXT reason.
-fn ip4set(dir: &Path, name: &str, listed: &[&str]) -> Dataset {
+pub(super) fn ip4set(dir: &Path, name: &str, listed: &[&str]) -> Dataset {
     let mut text = String::from(":127.0.0.2:Spam source $ seen in traps\n127.0.0.2\n");
     for ip in listed {
         text += &format!("{ip}\n");
@@ -24,7 +24,7 @@ fn ip4set(dir: &Path, name: &str, listed: &[&str]) -> Dataset {
 }
 
 /// A dnset for `dom.bl.test`: the RFC 5782 `test` point and `listed`.
-fn dnset(dir: &Path, name: &str, listed: &[&str]) -> Dataset {
+pub(super) fn dnset(dir: &Path, name: &str, listed: &[&str]) -> Dataset {
     let mut text = String::from(":127.0.0.2:Domain $ is listed\ntest\n");
     for d in listed {
         text += &format!("{d}\n");
@@ -42,7 +42,7 @@ fn silent(dir: &Path) -> Dataset {
     Dataset::new("ip.bl.test", "acl", path)
 }
 
-const ZONES: &str = "{defaults: false, extra: [\
+pub(super) const ZONES: &str = "{defaults: false, extra: [\
     {zone: ip.bl.test, kind: ipv4, listed: [127.0.0.2], delist_url: \"https://ip.bl.test/delist\"}, \
     {zone: dom.bl.test, kind: domain}]}";
 

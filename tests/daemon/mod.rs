@@ -3,6 +3,7 @@
 
 mod auth;
 mod blocklists_listings;
+mod blocklists_ranges;
 mod blocklists_resolver;
 mod lifecycle;
 mod metrics;

@@ -133,6 +133,58 @@ impl Reply {
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
+
+    /// The sample lines of a `/metrics` body whose family is one of `families`, sorted.
+    pub fn samples(&self, families: &[&str]) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .body
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter(|l| {
+                l.split(['{', ' '])
+                    .next()
+                    .is_some_and(|f| families.contains(&f))
+            })
+            .map(str::to_owned)
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// The value of one series of a `/metrics` body (`name{labels}` exactly as rendered).
+    pub fn value(&self, series: &str) -> Option<f64> {
+        self.body
+            .lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .and_then(|v| v.parse().ok())
+    }
+}
+
+/// `promtool check metrics` on a `/metrics` body: no error and no lint warning.
+pub fn promtool_check(body: &str) {
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool runs (apt-get install prometheus)");
+    promtool
+        .stdin
+        .take()
+        .expect("promtool stdin")
+        .write_all(body.as_bytes())
+        .expect("write to promtool");
+    let out = promtool.wait_with_output().expect("promtool output");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && report.trim().is_empty(),
+        "promtool check metrics:\n{report}"
+    );
 }
 
 impl Daemon {

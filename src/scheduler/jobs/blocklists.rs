@@ -2,23 +2,28 @@
 //! domain on every configured zone, every `schedule.blocklists` — polled here with the round's DNS
 //! cache, never per scrape.
 //!
-//! Definitive answers open and close listing periods and set `senderscope_blocklist_listed` through
-//! [`store_listings`]; refused and failed answers are not observations (a 0 is withdrawn: unknown is
-//! not clean). Each target's findings (with the status sentence and when its listing began) and the
-//! zones' findings are stored as check results for `/api/v1/status`; the public-resolver verdict is
-//! logged and stored every round, as at start.
+//! Definitive answers open and close listing periods ([`store_listings`]); refused and failed answers
+//! are not observations. Each target's findings (with the status sentence and when its listing began)
+//! are stored as its `blocklists` check result for `/api/v1/status`, with each zone's answer as its
+//! facts ([`ListingFacts`]); the zones' findings likewise, with their health ([`RoundFacts`]). The
+//! metrics are published from those facts ([`publish::listings`], [`publish::zone_health`]), as they
+//! are at start: `senderscope_blocklist_listed` 1 or 0, and for a refused or failed answer a 1 stays and
+//! a 0 is withdrawn (unknown is not clean). The public-resolver verdict is logged and stored every
+//! round, as at start.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use anyhow::Context as _;
 
+use super::publish::{self, ListingFacts, RoundFacts};
 use super::store_listings;
-use crate::blocklists::{self, History, RoundReport, resolver};
+use crate::blocklists::{self, History, ROUND_CHECK, ROUND_TARGET, RoundReport, resolver};
 use crate::checks;
 use crate::config::Config;
 use crate::findings::Severity;
 use crate::scheduler::JobContext;
-use crate::store::ListingTransition;
+use crate::store::{CheckResult, ListingTransition};
 
 /// Whether the configuration asks for blocklist rounds: some target and some zone.
 pub(super) fn planned(config: &Config) -> bool {
@@ -37,12 +42,31 @@ pub(super) async fn round(cx: &JobContext) -> anyhow::Result<()> {
     let round = blocklists::run_round(&cx.dns.round(), &zones, &targets).await;
     let at = checks::unix_now();
 
-    let health: Vec<(String, bool)> = round
-        .zones
+    let answers: HashMap<String, ListingFacts> = round
+        .targets
         .iter()
-        .map(|z| (z.zone.clone(), z.is_healthy()))
+        .map(|t| {
+            let zones = t
+                .listings
+                .iter()
+                .map(|l| (l.zone.clone(), l.listing.state().to_owned()))
+                .collect();
+            (t.target.to_string(), ListingFacts { zones })
+        })
         .collect();
-    let updates = store_listings(cx, blocklists::observations(&round, at), &health).await?;
+    let health = RoundFacts {
+        healthy: round
+            .zones
+            .iter()
+            .map(|z| (z.zone.clone(), z.is_healthy()))
+            .collect(),
+    };
+    publish::zone_health(&cx.metrics, &health, |_| true);
+    for (target, facts) in &answers {
+        publish::listings(&cx.metrics, target, facts, |_| true);
+    }
+
+    let updates = store_listings(cx, blocklists::observations(&round, at)).await?;
     for u in &updates {
         match (u.transition, &u.period) {
             (ListingTransition::Started, Some(p)) => {
@@ -54,7 +78,6 @@ pub(super) async fn round(cx: &JobContext) -> anyhow::Result<()> {
             _ => {}
         }
     }
-    forget_unknown(cx, &blocklists::unknown_pairs(&round));
 
     // Open periods give each listing's start; closed ones the recent ends shown as findings.
     let mut history = History::new();
@@ -78,10 +101,25 @@ pub(super) async fn round(cx: &JobContext) -> anyhow::Result<()> {
         tracing::warn!(code = %f.code, "{}", f.message);
     }
     let took = started.elapsed();
-    let mut stored = report.stored(at, took);
-    stored.extend(resolver::stored(&verdict, at, took));
+    // Each result carries the answers behind it: what the metrics are restored from at start.
+    let mut stored: Vec<CheckResult> = report
+        .stored(at, took)
+        .into_iter()
+        .map(|r| {
+            let facts = if r.target == ROUND_TARGET && r.check == ROUND_CHECK {
+                serde_json::to_value(&health)
+            } else {
+                serde_json::to_value(answers.get(&r.target).cloned().unwrap_or_default())
+            };
+            CheckResult {
+                report: r,
+                facts: facts.unwrap_or(serde_json::Value::Null),
+            }
+        })
+        .collect();
+    stored.extend(resolver::stored(&verdict, at, took).map(CheckResult::from));
     cx.store
-        .save_checks(stored)
+        .save_results(stored)
         .await
         .context("storing blocklist results")?;
 
@@ -101,20 +139,4 @@ pub(super) async fn round(cx: &JobContext) -> anyhow::Result<()> {
         "blocklist round finished"
     );
     Ok(())
-}
-
-/// A refused or failed answer is not an observation: a series reading 0 ("not listed") would claim
-/// a clean state nobody saw this round, so it is withdrawn; a 1 stays, as its listing period stays
-/// open in the store (nothing says it ended).
-fn forget_unknown(cx: &JobContext, pairs: &[(String, String)]) {
-    let listed = &cx.metrics.blocklist_listed;
-    for (target, zone) in pairs {
-        let labels = [target.as_str(), zone.as_str()];
-        if listed
-            .get_metric_with_label_values(&labels)
-            .is_ok_and(|g| g.get() == 0)
-        {
-            let _ = listed.remove_label_values(&labels);
-        }
-    }
 }

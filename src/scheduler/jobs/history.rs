@@ -120,17 +120,6 @@ fn dkim_values(report: &CheckReport, domain: &str, selectors: &[String]) -> Vec<
         .collect()
 }
 
-/// The selectors whose DKIM lookup failed (their metrics keep their last value).
-pub fn dkim_unknown_selectors(report: &CheckReport) -> Vec<String> {
-    report
-        .findings
-        .iter()
-        .filter(|f| f.code == FindingCode::DkimLookupFailed)
-        .filter_map(|f| f.detail.get("selector").and_then(|s| s.as_str()))
-        .map(str::to_owned)
-        .collect()
-}
-
 /// Add a `record.changed` finding for each change to the report of its check (domain checks) or IP.
 pub fn attach(report: &mut DomainReport, changes: &[RecordChange]) {
     let domain = report.domain.to_string();

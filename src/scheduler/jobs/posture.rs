@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 use super::history::{self, CHANGE_REPORTED_FOR, PTR_CHECK};
+use super::publish::{self, DomainScope, ResultView};
 use crate::checks::{self, CheckKind, DomainContext, Facts};
 use crate::config::DomainName;
-use crate::findings::{CheckReport, Severity};
-use crate::metrics::UnknownFacts;
+use crate::findings::CheckReport;
 use crate::posture::{DomainReport, IpReport};
 use crate::scheduler::JobContext;
 use crate::store::{CheckResult, PtrFacts};
@@ -59,8 +59,9 @@ pub(super) async fn run(cx: &JobContext, domain: &DomainName) -> anyhow::Result<
 }
 
 /// Keep a domain's round: observe its records (a change adds an info `record.changed` finding to its
-/// check or IP, and keeps it there for [`CHANGE_REPORTED_FOR`]), publish its metrics, store every check
-/// and every IP's PTR result with their facts.
+/// check or IP, and keeps it there for [`CHANGE_REPORTED_FOR`]), publish its metrics from the results
+/// as they are stored ([`publish::domain`]), store every check and every IP's PTR result with their
+/// facts.
 pub async fn store_domain_results(cx: &JobContext, round: DomainRound) -> anyhow::Result<()> {
     let DomainRound {
         mut report,
@@ -87,8 +88,6 @@ pub async fn store_domain_results(cx: &JobContext, round: DomainRound) -> anyhow
     }
     history::attach(&mut report, &changes);
 
-    publish(cx, &report, checked_at, took);
-
     let mut results: Vec<CheckResult> = report
         .checks
         .iter()
@@ -98,64 +97,28 @@ pub async fn store_domain_results(cx: &JobContext, round: DomainRound) -> anyhow
         })
         .collect();
     results.extend(report.ips.iter().map(|ip| ptr_result(ip, checked_at, took)));
+
+    // The metrics are read from exactly what is stored, as they are at start (jobs::restore).
+    let ips: Vec<String> = report.ips.iter().map(|i| i.ip.to_string()).collect();
+    let views: Vec<ResultView<'_>> = results.iter().map(ResultView::from).collect();
+    let scope = DomainScope {
+        domain: &domain,
+        selectors: &dkim_selectors,
+        ips: &ips,
+    };
+    publish::domain(&cx.metrics, scope, &views);
+    for r in &report.checks {
+        cx.metrics.observe_check_duration(r.check, r.duration);
+    }
+    if !ips.is_empty() {
+        cx.metrics.observe_check_duration(PTR_CHECK, took);
+    }
+
     cx.store
         .save_results(results)
         .await
         .context("storing check results")?;
     Ok(())
-}
-
-/// Metrics of the round: every check's status and findings, the PTR results summed up per domain (the
-/// IP is never a label), and the facts.
-fn publish(cx: &JobContext, report: &DomainReport, checked_at: i64, took: Duration) {
-    let domain = report.domain.as_str();
-    for r in &report.checks {
-        cx.metrics.observe_check(domain, r);
-    }
-    if report.ips.is_empty() {
-        cx.metrics.forget_check(domain, PTR_CHECK);
-    } else {
-        let findings: Vec<_> = report
-            .ips
-            .iter()
-            .flat_map(|i| i.findings.iter().cloned())
-            .collect();
-        cx.metrics.observe_check(
-            domain,
-            &CheckReport {
-                target: domain.to_owned(),
-                check: PTR_CHECK,
-                status: report
-                    .ips
-                    .iter()
-                    .map(|i| i.status)
-                    .max()
-                    .unwrap_or_default(),
-                record: None,
-                findings,
-                checked_at,
-                duration: took,
-            },
-        );
-    }
-    let has_unknown = |kind: CheckKind| {
-        report
-            .checks
-            .iter()
-            .filter(|r| r.check == kind.as_str())
-            .any(|r| r.findings.iter().any(|f| f.severity == Severity::Unknown))
-    };
-    let unknown = UnknownFacts {
-        spf: has_unknown(CheckKind::Spf),
-        dmarc: has_unknown(CheckKind::Dmarc),
-        dkim_selectors: report
-            .checks
-            .iter()
-            .filter(|r| r.check == CheckKind::Dkim.as_str())
-            .flat_map(history::dkim_unknown_selectors)
-            .collect(),
-    };
-    cx.metrics.observe_facts(domain, &report.facts, &unknown);
 }
 
 /// The part of the round's merged facts that `check` learned (each check fills only its own). The

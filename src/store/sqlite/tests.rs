@@ -64,6 +64,56 @@ async fn identical_outcomes_extend_one_span() {
 }
 
 #[tokio::test]
+async fn check_history_is_one_entry_per_span_newest_first() {
+    let (_d, s) = open();
+    for (findings, at) in [
+        (vec![warn()], 100),
+        (vec![warn()], 150),
+        (vec![], 200),
+        (vec![warn()], 300),
+    ] {
+        s.save_checks(vec![report("a.test", "spf", findings, at)])
+            .await
+            .unwrap();
+    }
+    s.save_checks(vec![
+        report("a.test", "mx", vec![], 400),
+        report("b.test", "spf", vec![], 400),
+    ])
+    .await
+    .unwrap();
+    let spans = |h: &[StoredCheck]| -> Vec<(i64, i64, Severity)> {
+        h.iter()
+            .map(|c| (c.since, c.checked_at, c.status))
+            .collect()
+    };
+    let all = s
+        .check_history("a.test".into(), "spf".into(), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        spans(&all),
+        [
+            (300, 300, Severity::Warning),
+            (200, 200, Severity::Ok),
+            (100, 150, Severity::Warning)
+        ]
+    );
+    assert_eq!(all[2].findings[0].code, "spf.neutral_all");
+    let two = s
+        .check_history("a.test".into(), "spf".into(), 2)
+        .await
+        .unwrap();
+    assert_eq!(spans(&two), spans(&all[..2]));
+    assert!(
+        s.check_history("c.test".into(), "spf".into(), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
 async fn two_outcomes_in_one_second_keep_the_newer() {
     let (_d, s) = open();
     s.save_checks(vec![report("a.test", "spf", vec![warn()], 100)])

@@ -8,10 +8,12 @@
 //! - [`api`]: what `/api/v1/status` and `/api/v1/domains/{domain}` show.
 //! - [`history`]: `record.changed` after a zone change, and record history across a daemon restart.
 //! - [`metrics`]: the posture families on `/metrics`, through promtool.
+//! - [`restore`]: the posture families are back at ready after a restart, from the store.
 
 mod api;
 mod history;
 mod metrics;
+mod restore;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
