@@ -37,8 +37,9 @@ const DRAIN_BUDGET: Duration = Duration::from_secs(8);
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
     /// The configuration is invalid.
+    /// (Not a `#[source]`: the message already lists every problem, and `{:#}` would print them twice.)
     #[error("the configuration is invalid:\n{0}")]
-    Config(#[from] ConfigError),
+    Config(ConfigError),
     /// Metric registration failed (a bug).
     #[error(transparent)]
     Metrics(#[from] MetricsError),
@@ -66,6 +67,12 @@ pub enum DaemonError {
     /// Signal handlers could not be installed.
     #[error("installing signal handlers: {0}")]
     Signals(#[source] std::io::Error),
+}
+
+impl From<ConfigError> for DaemonError {
+    fn from(e: ConfigError) -> Self {
+        DaemonError::Config(e)
+    }
 }
 
 /// Run the daemon until SIGTERM or SIGINT.

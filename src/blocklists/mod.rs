@@ -43,7 +43,7 @@ pub use adhoc::{ZoneArg, adhoc_zones};
 pub use health::{FamilyHealth, HealthState, Probe, ZoneHealth};
 pub use monitor::{
     CHECK, ENDED_SHOWN, History, RESOLVER_CHECK, ROUND_CHECK, ROUND_TARGET, RoundReport,
-    TargetReport, configured, observations, unknown_pairs,
+    TargetReport, configured, observations,
 };
 pub use query::query;
 pub use report::{ListingJson, status_sentence};

@@ -231,25 +231,6 @@ pub fn observations(round: &Round, at: i64) -> Vec<ListingObservation> {
         .collect()
 }
 
-/// The (target, zone) pairs of a round whose state is unknown (refused or failed).
-pub fn unknown_pairs(round: &Round) -> Vec<(String, String)> {
-    round
-        .targets
-        .iter()
-        .flat_map(|t| {
-            t.listings
-                .iter()
-                .filter(|l| {
-                    matches!(
-                        l.listing,
-                        Listing::Refused { .. } | Listing::LookupFailed(_)
-                    )
-                })
-                .map(|l| (t.target.to_string(), l.zone.clone()))
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,13 +278,6 @@ mod tests {
             seen,
             [("192.0.2.10", true), ("192.0.2.11", false)],
             "refused and failed answers are not observations"
-        );
-        assert_eq!(
-            unknown_pairs(&round),
-            [
-                ("192.0.2.12".to_owned(), "bl.test".to_owned()),
-                ("192.0.2.13".to_owned(), "bl.test".to_owned())
-            ]
         );
 
         let now = 1_795_700_000;

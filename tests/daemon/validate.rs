@@ -80,3 +80,19 @@ fn usage_errors_exit_2_and_help_exits_0() {
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(help.contains("serve") && help.contains("config"), "{help}");
 }
+
+#[test]
+fn serve_refuses_an_invalid_file_naming_each_problem_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.yaml");
+    std::fs::write(&path, "domains:\n  - name: a.test\n    dkim_selectors: 5\n").unwrap();
+    let out = Command::new(binary())
+        .args(["serve", "-c"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let problem = format!("{}:3:21: domains[0].dkim_selectors", path.display());
+    assert_eq!(stderr.matches(&problem).count(), 1, "{stderr}");
+}
