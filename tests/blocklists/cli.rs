@@ -31,16 +31,8 @@ struct Servers {
 /// - `zen.spamhaus.org`: IP on the PBL part (127.0.0.10), test point on SBL/XBL as the real one;
 /// - `nowhere.bl.test` is not served: rbldnsd answers REFUSED (a failed lookup).
 async fn servers() -> Servers {
-    let zones: Vec<(String, PathBuf)> = ["ok.cli.test", "225.113.0.203.in-addr.arpa"]
-        .iter()
-        .map(|z| {
-            (
-                z.to_string(),
-                PathBuf::from(format!("tests/fixtures/zones/{z}.zone")),
-            )
-        })
-        .chain([Nsd::test_tld()])
-        .collect();
+    let mut zones = Nsd::fixtures(&["ok.cli.test", "225.113.0.203.in-addr.arpa"]);
+    zones.push(Nsd::test_tld());
     let nsd = Nsd::serve(&zones).await;
     let data = tempfile::tempdir().unwrap();
     let file = |name: &str, text: String| -> PathBuf {

@@ -1,11 +1,9 @@
 //! `/metrics` as Prometheus reads it, and docs/metrics.md in step with the registry.
 
 use std::collections::BTreeSet;
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::harness::daemon::{Daemon, TestConfig};
+use crate::harness::daemon::{Daemon, TestConfig, promtool_check};
 
 #[test]
 fn metrics_pass_promtool_check_metrics() {
@@ -25,29 +23,7 @@ fn metrics_pass_promtool_check_metrics() {
             .unwrap()
             .starts_with("text/plain; version=0.0.4")
     );
-    let mut promtool = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool runs (apt-get install prometheus)");
-    promtool
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(scrape.body.as_bytes())
-        .unwrap();
-    let out = promtool.wait_with_output().unwrap();
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success() && report.trim().is_empty(),
-        "promtool check metrics:\n{report}"
-    );
+    promtool_check(&scrape.body);
     for family in [
         "senderscope_check_status",
         "senderscope_build_info",

@@ -44,6 +44,19 @@ impl Nsd {
         Nsd::serve(&zones).await
     }
 
+    /// The named fixture zones (tests/fixtures/zones/<name>.zone) as (zone, file) pairs for [`Nsd::serve`].
+    pub fn fixtures(names: &[&str]) -> Vec<(String, PathBuf)> {
+        names.iter().map(|n| Nsd::fixture(n)).collect()
+    }
+
+    /// One fixture zone (tests/fixtures/zones/<name>.zone) as a (zone, file) pair.
+    pub fn fixture(name: &str) -> (String, PathBuf) {
+        (
+            name.to_owned(),
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/zones/{name}.zone")),
+        )
+    }
+
     /// The empty `test` TLD zone (tests/fixtures/zones/test.zone). Serve it beside zones under `.test`
     /// when lookups of their parents must be NXDOMAIN, as on the Internet (DMARC tree walk, BIMI fallback);
     /// without it nsd answers REFUSED there, which suites use to provoke lookup failures.

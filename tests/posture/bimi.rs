@@ -5,7 +5,7 @@ use senderscope::checks::{Outcome, bimi};
 use senderscope::dns::DnsSettings;
 use senderscope::findings::{FindingCode, Severity};
 
-use super::{codes, context, round, unreachable_resolver, zones};
+use super::{codes, context, round, unreachable_resolver};
 use crate::harness::nsd::Nsd;
 
 const ZONES: [&str; 5] = [
@@ -24,7 +24,7 @@ async fn run(settings: &DnsSettings, domain: &str) -> Outcome {
 async fn every_bimi_finding_comes_from_its_zone_on_nsd() {
     use FindingCode::*;
     use Severity::*;
-    let nsd = Nsd::serve(&zones(&ZONES)).await;
+    let nsd = Nsd::serve(&Nsd::fixtures(&ZONES)).await;
     let cases: [(&str, Vec<(FindingCode, Severity)>); 4] = [
         ("clean.bimi.test", vec![]),
         // Looked up at missing.bimi.test, then at the organizational domain bimi.test.

@@ -2,7 +2,6 @@
 //!
 //! DKIM and DMARC checks; they cannot pass while those modules are stubs in this branch.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
@@ -22,16 +21,8 @@ const ZONES: &[&str] = &[
 
 async fn nsd() -> Nsd {
     // The `test` TLD too: the DMARC walk and the BIMI fallback look above the domains.
-    let zones: Vec<(String, PathBuf)> = ZONES
-        .iter()
-        .map(|z| {
-            (
-                z.to_string(),
-                PathBuf::from(format!("tests/fixtures/zones/{z}.zone")),
-            )
-        })
-        .chain([Nsd::test_tld()])
-        .collect();
+    let mut zones = Nsd::fixtures(ZONES);
+    zones.push(Nsd::test_tld());
     Nsd::serve(&zones).await
 }
 

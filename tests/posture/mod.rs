@@ -32,14 +32,6 @@ fn zone_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/zones")
 }
 
-/// The named zones as (zone, file) pairs for `Nsd::serve`.
-fn zones(names: &[&str]) -> Vec<(String, PathBuf)> {
-    names
-        .iter()
-        .map(|n| (n.to_string(), zone_dir().join(format!("{n}.zone"))))
-        .collect()
-}
-
 /// Every zone in tests/fixtures/zones whose name `keep` accepts, as (zone, file) pairs sorted by name.
 fn zones_where(keep: impl Fn(&str) -> bool) -> Vec<(String, PathBuf)> {
     let mut zones: Vec<(String, PathBuf)> = std::fs::read_dir(zone_dir())

@@ -10,7 +10,7 @@ use senderscope::dns::DnsSettings;
 use senderscope::dns::testing::FakeDns;
 use senderscope::findings::{FindingCode, Severity};
 
-use super::{codes, context, round, unreachable_resolver, zones};
+use super::{codes, context, round, unreachable_resolver};
 use crate::harness::https::{HttpsServer, Reply, TestCa};
 use crate::harness::nsd::Nsd;
 
@@ -50,7 +50,7 @@ fn kind(o: &Outcome) -> &str {
 async fn every_mta_sts_finding_comes_from_its_zone_and_policy() {
     use FindingCode::*;
     use Severity::*;
-    let nsd = Nsd::serve(&zones(&ZONES)).await;
+    let nsd = Nsd::serve(&Nsd::fixtures(&ZONES)).await;
     let ca = TestCa::new("senderscope test CA");
     let hosts = [
         "mta-sts.clean.mta-sts.test",

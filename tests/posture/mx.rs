@@ -4,7 +4,7 @@ use senderscope::checks::{Outcome, mx};
 use senderscope::dns::DnsSettings;
 use senderscope::findings::{FindingCode, Severity};
 
-use super::{codes, context, round, unreachable_resolver, zones};
+use super::{codes, context, round, unreachable_resolver};
 use crate::harness::nsd::Nsd;
 
 const ZONES: [&str; 7] = [
@@ -25,7 +25,7 @@ async fn run(settings: &DnsSettings, domain: &str) -> Outcome {
 async fn every_mx_finding_comes_from_its_zone_on_nsd() {
     use FindingCode::*;
     use Severity::*;
-    let nsd = Nsd::serve(&zones(&ZONES)).await;
+    let nsd = Nsd::serve(&Nsd::fixtures(&ZONES)).await;
     let cases: [(&str, Vec<(FindingCode, Severity)>); 8] = [
         ("clean.mx.test", vec![]),
         ("missing.mx.test", vec![(MxMissing, Warning)]),

@@ -6,7 +6,7 @@ use senderscope::checks::ptr;
 use senderscope::dns::DnsSettings;
 use senderscope::findings::{FindingCode, Severity};
 
-use super::{codes, round, unreachable_resolver, zones};
+use super::{codes, round, unreachable_resolver};
 use crate::harness::nsd::Nsd;
 
 const ZONES: [&str; 3] = [
@@ -35,7 +35,7 @@ type Case = (
 async fn ipv4_and_ipv6_ptr_conditions_on_nsd() {
     use FindingCode::*;
     use Severity::*;
-    let nsd = Nsd::serve(&zones(&ZONES)).await;
+    let nsd = Nsd::serve(&Nsd::fixtures(&ZONES)).await;
     let s = nsd.settings();
     let cases: [Case; 9] = [
         ("192.0.2.10", Some("mail.hosts.ptr.test"), true, vec![], ""),

@@ -4,7 +4,7 @@ use senderscope::checks::{Outcome, tls_rpt};
 use senderscope::dns::DnsSettings;
 use senderscope::findings::{FindingCode, Severity};
 
-use super::{codes, context, round, unreachable_resolver, zones};
+use super::{codes, context, round, unreachable_resolver};
 use crate::harness::nsd::Nsd;
 
 const ZONES: [&str; 3] = [
@@ -21,7 +21,7 @@ async fn run(settings: &DnsSettings, domain: &str) -> Outcome {
 async fn every_tls_rpt_finding_comes_from_its_zone_on_nsd() {
     use FindingCode::*;
     use Severity::*;
-    let nsd = Nsd::serve(&zones(&ZONES)).await;
+    let nsd = Nsd::serve(&Nsd::fixtures(&ZONES)).await;
     let cases: [(&str, Vec<(FindingCode, Severity)>); 4] = [
         ("clean.tls-rpt.test", vec![]),
         ("missing.tls-rpt.test", vec![(TlsRptMissing, Info)]),

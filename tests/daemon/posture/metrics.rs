@@ -1,7 +1,7 @@
 //! The posture families on `/metrics` follow the published records and pass promtool.
 
 use super::*;
-use crate::harness::daemon::Reply;
+use crate::harness::daemon::{Reply, promtool_check};
 
 #[tokio::test]
 async fn metrics_follow_the_published_records_and_pass_promtool() {
@@ -107,32 +107,4 @@ fn assert_last_check_is_recent(m: &Reply, domain: &str) {
         .unwrap();
     let now = senderscope::checks::unix_now();
     assert!(now - 60 <= value && value <= now, "{value} vs now {now}");
-}
-
-fn promtool_check(body: &str) {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let mut promtool = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool runs (apt-get install prometheus)");
-    promtool
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(body.as_bytes())
-        .unwrap();
-    let out = promtool.wait_with_output().unwrap();
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success() && report.trim().is_empty(),
-        "promtool check metrics:\n{report}"
-    );
 }

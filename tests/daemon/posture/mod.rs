@@ -44,22 +44,15 @@ struct World {
     config: PathBuf,
 }
 
-fn fixture(name: &str) -> (String, PathBuf) {
-    (
-        name.to_owned(),
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/zones/{name}.zone")),
-    )
-}
-
 async fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
     let zone = dir.path().join(format!("{WATCHED}.zone"));
-    std::fs::copy(fixture(WATCHED).1, &zone).unwrap();
+    std::fs::copy(Nsd::fixture(WATCHED).1, &zone).unwrap();
     let nsd = Nsd::serve(&[
         (WATCHED.to_owned(), zone.clone()),
-        fixture(BROKEN),
-        fixture("2.0.192.in-addr.arpa"),
-        fixture("hosts.ptr.test"),
+        Nsd::fixture(BROKEN),
+        Nsd::fixture("2.0.192.in-addr.arpa"),
+        Nsd::fixture("hosts.ptr.test"),
         Nsd::test_tld(),
     ])
     .await;
