@@ -104,6 +104,20 @@ struct Harness {
     deps: Option<Deps>,
 }
 
+impl Harness {
+    /// What a built-in job gets when the scheduler runs it: this harness's config, store, metrics, DNS.
+    fn job_context(&self) -> JobContext {
+        let deps = self.deps.as_ref().unwrap();
+        JobContext {
+            config: deps.config.borrow().clone(),
+            store: self.store.clone(),
+            metrics: self.metrics.clone(),
+            dns: deps.dns.clone(),
+            shutdown: CancellationToken::new(),
+        }
+    }
+}
+
 fn config(domains: &[&str], concurrency: usize, timeout: Duration) -> Config {
     let list: Vec<String> = domains.iter().map(|d| format!("{{name: {d}}}")).collect();
     let mut c = load_str(&format!("domains: [{}]\n", list.join(", ")), "test.yaml").unwrap();
@@ -355,14 +369,7 @@ async fn the_retention_job_prunes_history_older_than_state_retention() {
         ])
         .await
         .unwrap();
-    let deps = h.deps.as_ref().unwrap();
-    let cx = JobContext {
-        config: deps.config.borrow().clone(),
-        store: h.store.clone(),
-        metrics: h.metrics.clone(),
-        dns: deps.dns.clone(),
-        shutdown: CancellationToken::new(),
-    };
+    let cx = h.job_context();
     assert_eq!(
         cx.config.state.retention,
         Duration::from_secs(400 * 86400),
@@ -383,14 +390,7 @@ async fn the_retention_job_prunes_history_older_than_state_retention() {
 #[tokio::test]
 async fn the_posture_job_stores_every_check_and_publishes_metrics() {
     let h = harness(config(&["a.test"], 1, Duration::from_secs(5)));
-    let deps = h.deps.as_ref().unwrap();
-    let cx = JobContext {
-        config: deps.config.borrow().clone(),
-        store: h.store.clone(),
-        metrics: h.metrics.clone(),
-        dns: deps.dns.clone(),
-        shutdown: CancellationToken::new(),
-    };
+    let cx = h.job_context();
     let job =
         scheduler::BuiltinJob::Posture(senderscope::config::DomainName::parse("a.test").unwrap());
     Job::run(&job, cx).await.unwrap();
@@ -421,14 +421,7 @@ async fn a_changed_record_raises_record_changed_for_a_day() {
     use senderscope::posture::DomainReport;
     use senderscope::scheduler::jobs::{CHANGE_REPORTED_FOR, DomainRound};
     let h = harness(config(&["a.test"], 1, Duration::from_secs(5)));
-    let deps = h.deps.as_ref().unwrap();
-    let cx = JobContext {
-        config: deps.config.borrow().clone(),
-        store: h.store.clone(),
-        metrics: h.metrics.clone(),
-        dns: deps.dns.clone(),
-        shutdown: CancellationToken::new(),
-    };
+    let cx = h.job_context();
     let round = |record: &str, at: i64| {
         let report = CheckReport {
             target: "a.test".into(),
