@@ -200,6 +200,25 @@ pub(super) fn check_history(
     .collect()
 }
 
+/// A change of `o`'s record from `old` (value, first seen, last seen) to `new_value` at `changed_at`.
+fn change(
+    o: &RecordObservation,
+    (old_value, old_first_seen, old_last_seen): (String, i64, i64),
+    new_value: String,
+    changed_at: i64,
+) -> RecordChange {
+    RecordChange {
+        target: o.target.clone(),
+        check: o.check.clone(),
+        name: o.name.clone(),
+        old_value,
+        old_first_seen,
+        old_last_seen,
+        new_value,
+        changed_at,
+    }
+}
+
 pub(super) fn observe_records(
     conn: &Connection,
     seen: &[RecordObservation],
@@ -243,17 +262,8 @@ pub(super) fn observe_records(
                     })
                     .optional()
                     .map_err(db("reading the value before the current one"))?;
-                if let Some((old_value, old_first_seen, old_last_seen)) = older {
-                    changes.push(RecordChange {
-                        target: o.target.clone(),
-                        check: o.check.clone(),
-                        name: o.name.clone(),
-                        old_value,
-                        old_first_seen,
-                        old_last_seen,
-                        new_value: value,
-                        changed_at: first,
-                    });
+                if let Some(old) = older {
+                    changes.push(change(o, old, value, first));
                 }
             }
             previous => {
@@ -264,17 +274,8 @@ pub(super) fn observe_records(
                     params![o.target, o.check, o.name, o.value, o.seen_at],
                 )
                 .map_err(db("storing a record value"))?;
-                if let Some((old_value, old_first_seen, old_last_seen)) = previous {
-                    changes.push(RecordChange {
-                        target: o.target.clone(),
-                        check: o.check.clone(),
-                        name: o.name.clone(),
-                        old_value,
-                        old_first_seen,
-                        old_last_seen,
-                        new_value: o.value.clone(),
-                        changed_at: o.seen_at,
-                    });
+                if let Some(old) = previous {
+                    changes.push(change(o, old, o.value.clone(), o.seen_at));
                 }
             }
         }
