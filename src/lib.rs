@@ -9,6 +9,7 @@
 //! - [`cli`]: the subcommands (`serve`, `check`, `config validate`); [`daemon`] wires the long-running tasks.
 //! - [`store`]: the state store (`Store` trait, SQLite implementation, migrations).
 //! - [`metrics`]: every metric family; [`http`]: the router (API, `/metrics`, auth, errors).
+//! - [`events`]: bounces, complaints and deliveries: parsing, classification, rates, webhooks.
 //! - [`scheduler`]: jobs on intervals with jitter, bounded concurrency and timeouts; [`logging`]: tracing setup.
 
 pub mod blocklists;
@@ -17,6 +18,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod dns;
+pub mod events;
 pub mod findings;
 pub mod http;
 pub mod logging;

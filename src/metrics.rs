@@ -149,6 +149,8 @@ pub struct Metrics {
     pub http_requests_total: IntCounterVec,
     /// `senderscope_http_request_duration_seconds{route,method}`.
     pub http_request_duration_seconds: HistogramVec,
+    /// Bounce, complaint and delivery counters and rates (`events::metrics`).
+    pub events: crate::events::metrics::EventMetrics,
 }
 
 /// Registration failed: a programming error (duplicate or malformed name), reported at start.
@@ -294,6 +296,7 @@ impl Metrics {
             HTTP_BUCKETS,
             &["route", "method"],
         )?;
+        let events = b.add(crate::events::metrics::EventMetrics::new()?)?;
         #[cfg(target_os = "linux")]
         {
             let process = prometheus::process_collector::ProcessCollector::for_self();
@@ -325,6 +328,7 @@ impl Metrics {
             jobs_running,
             http_requests_total,
             http_request_duration_seconds,
+            events,
         })
     }
 

@@ -27,6 +27,8 @@ pub struct Config {
     pub domains: Vec<DomainSettings>,
     /// Which blocklists to query.
     pub blocklists: BlocklistSettings,
+    /// Bounces, complaints and deliveries (docs/bounces.md).
+    pub events: crate::events::settings::EventSettings,
 }
 
 /// `server:`.

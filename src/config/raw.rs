@@ -33,6 +33,8 @@ pub struct RawConfig {
     pub domains: Option<Vec<RawDomain>>,
     #[serde(default, deserialize_with = "or_default")]
     pub blocklists: RawBlocklists,
+    #[serde(default, deserialize_with = "or_default")]
+    pub events: RawEvents,
 }
 
 /// `server:`.
@@ -136,6 +138,122 @@ pub struct RawExtraZone {
     pub delist_url: Option<String>,
 }
 
+/// `events:` (bounces, complaints, deliveries; docs/bounces.md).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping")]
+pub struct RawEvents {
+    #[serde(default = "default_event_windows")]
+    pub windows: Vec<String>,
+    #[serde(default, deserialize_with = "or_default")]
+    pub thresholds: RawEventThresholds,
+    #[serde(default, deserialize_with = "or_default")]
+    pub classification: Vec<RawClassificationRule>,
+    #[serde(default, deserialize_with = "or_default")]
+    pub suppression: RawSuppression,
+    #[serde(default, deserialize_with = "or_default")]
+    pub webhooks: RawWebhooks,
+    #[serde(default)]
+    pub postfix_log: Option<RawPostfixLog>,
+}
+
+/// `events.thresholds`: rates as percentages (`"0.1%"`) or fractions.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping")]
+pub struct RawEventThresholds {
+    #[serde(default = "default_bounce_warning")]
+    pub bounce_warning: String,
+    #[serde(default = "default_bounce_critical")]
+    pub bounce_critical: String,
+    #[serde(default = "default_complaint_warning")]
+    pub complaint_warning: String,
+    #[serde(default = "default_complaint_critical")]
+    pub complaint_critical: String,
+    #[serde(default = "default_min_volume")]
+    pub min_volume: u64,
+}
+
+/// One entry of `events.classification`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping with a reason")]
+pub struct RawClassificationRule {
+    pub reason: String,
+    #[serde(default)]
+    pub contains: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub provider: Option<String>,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+}
+
+/// `events.suppression`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping")]
+pub struct RawSuppression {
+    #[serde(default = "default_soft_bounces")]
+    pub soft_bounces: u64,
+    #[serde(default = "default_soft_within")]
+    pub soft_within: String,
+}
+
+/// `events.webhooks`: each provider is off unless configured.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping")]
+pub struct RawWebhooks {
+    #[serde(default)]
+    pub ses: Option<RawSesWebhook>,
+    #[serde(default)]
+    pub sendgrid: Option<RawSendgridWebhook>,
+    #[serde(default)]
+    pub mailgun: Option<RawMailgunWebhook>,
+    #[serde(default)]
+    pub postmark: Option<RawPostmarkWebhook>,
+}
+
+/// `events.webhooks.ses`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping with topic_arns")]
+pub struct RawSesWebhook {
+    #[serde(default, deserialize_with = "or_default")]
+    pub topic_arns: Vec<String>,
+}
+
+/// `events.webhooks.sendgrid`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping with public_key_file")]
+pub struct RawSendgridWebhook {
+    #[serde(default)]
+    pub public_key_file: Option<String>,
+}
+
+/// `events.webhooks.mailgun`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping with signing_key_file")]
+pub struct RawMailgunWebhook {
+    #[serde(default)]
+    pub signing_key_file: Option<String>,
+}
+
+/// `events.webhooks.postmark`.
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with username and password_file"
+)]
+pub struct RawPostmarkWebhook {
+    pub username: String,
+    #[serde(default)]
+    pub password_file: Option<String>,
+}
+
+/// `events.postfix_log`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping with a path")]
+pub struct RawPostfixLog {
+    pub path: String,
+}
+
 // Defaults. config/senderscope.yaml states each of them; a test checks that it agrees.
 
 fn default_listen() -> String {
@@ -187,6 +305,30 @@ fn default_max_range_addresses() -> u64 {
 }
 fn default_zone_kind() -> String {
     "ipv4".into()
+}
+fn default_event_windows() -> Vec<String> {
+    vec!["1h".into(), "24h".into(), "7d".into()]
+}
+fn default_bounce_warning() -> String {
+    "2%".into()
+}
+fn default_bounce_critical() -> String {
+    "5%".into()
+}
+fn default_complaint_warning() -> String {
+    "0.1%".into()
+}
+fn default_complaint_critical() -> String {
+    "0.3%".into()
+}
+fn default_min_volume() -> u64 {
+    100
+}
+fn default_soft_bounces() -> u64 {
+    3
+}
+fn default_soft_within() -> String {
+    "7d".into()
 }
 
 impl Default for RawServer {
@@ -241,6 +383,40 @@ impl Default for RawBlocklists {
             extra: Vec::new(),
             spamhaus_dqs_key_file: None,
             max_range_addresses: default_max_range_addresses(),
+        }
+    }
+}
+
+impl Default for RawEvents {
+    fn default() -> Self {
+        RawEvents {
+            windows: default_event_windows(),
+            thresholds: RawEventThresholds::default(),
+            classification: Vec::new(),
+            suppression: RawSuppression::default(),
+            webhooks: RawWebhooks::default(),
+            postfix_log: None,
+        }
+    }
+}
+
+impl Default for RawEventThresholds {
+    fn default() -> Self {
+        RawEventThresholds {
+            bounce_warning: default_bounce_warning(),
+            bounce_critical: default_bounce_critical(),
+            complaint_warning: default_complaint_warning(),
+            complaint_critical: default_complaint_critical(),
+            min_volume: default_min_volume(),
+        }
+    }
+}
+
+impl Default for RawSuppression {
+    fn default() -> Self {
+        RawSuppression {
+            soft_bounces: default_soft_bounces(),
+            soft_within: default_soft_within(),
         }
     }
 }

@@ -9,7 +9,9 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod events;
 pub mod exposition;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -84,6 +86,7 @@ impl AppState {
 /// (`server.*` changes need a restart); the API token is read per request.
 pub fn router(state: AppState) -> Router {
     let server = state.config.borrow().server.clone();
+    let events = events::EventsState::new(&state);
     let write =
         Router::new()
             .route("/-/reload", post(reload))
@@ -98,6 +101,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/status", get(api::status))
         .route("/api/v1/domains/{domain}", get(api::domain))
         .merge(write)
+        .merge(events::router(events.clone()))
+        .merge(webhooks::router(events))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(server.max_body_bytes))
         .layer(RequestBodyLimitLayer::new(server.max_body_bytes))

@@ -1,0 +1,269 @@
+use super::*;
+use crate::events::model::{Bounce, Complaint, Delivery, Reason};
+use crate::events::provider::Provider;
+use crate::events::rates::{Judgement, Thresholds, Window, rates};
+use crate::events::suppress::SuppressionPolicy;
+
+/// 2026-12-03T10:00:00Z, a minute boundary.
+const T0: i64 = 1_764_756_000;
+
+fn store() -> (tempfile::TempDir, EventStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = EventStore::open(&dir.path().join("state.db")).unwrap();
+    (dir, s)
+}
+
+fn delivery(at: i64, to: &str) -> Recorded {
+    Recorded {
+        key: None,
+        at,
+        event: Event::Delivery(Delivery {
+            recipient: to.into(),
+            sender_domain: Some("mail.shop.example".into()),
+            provider: Provider::Gmail,
+        }),
+    }
+}
+
+fn bounce(at: i64, key: Option<&str>, to: &str, reason: Reason) -> Recorded {
+    Recorded {
+        key: key.map(str::to_owned),
+        at,
+        event: Event::Bounce(Bounce {
+            recipient: to.into(),
+            sender_domain: Some("shop.example".into()),
+            status: Some("5.1.1".into()),
+            kind: reason.default_type(),
+            reason,
+            provider: Provider::Gmail,
+            remote_mta: None,
+            diagnostic: Some("550 5.1.1 no such user".into()),
+        }),
+    }
+}
+
+fn complaint(at: i64, to: &str) -> Recorded {
+    Recorded {
+        key: Some(format!("fbl:{to}:{at}")),
+        at,
+        event: Event::Complaint(Complaint {
+            recipient: Some(to.into()),
+            sender_domain: Some("shop.example".into()),
+            feedback_type: "abuse".into(),
+            provider: Provider::Yahoo,
+        }),
+    }
+}
+
+fn window(label: &str, minutes: u64) -> Window {
+    Window {
+        label: label.into(),
+        length: Duration::from_secs(minutes * 60),
+    }
+}
+
+fn configured() -> Vec<String> {
+    vec!["shop.example".into()]
+}
+
+#[test]
+fn the_same_key_counts_once_even_across_batches() {
+    let (_d, s) = store();
+    let p = SuppressionPolicy::default();
+    let b = bounce(
+        T0,
+        Some("mail:<m1@x>:bob@gmail.com"),
+        "bob@gmail.com",
+        Reason::UserUnknown,
+    );
+    let first = s.record(&[b.clone(), b.clone()], &p).unwrap();
+    assert_eq!((first.counted, first.duplicates), (1, 1));
+    let again = s.record(&[b], &p).unwrap();
+    assert_eq!((again.counted, again.duplicates), (0, 1));
+    let sums = s.sums(minute_of(T0), minute_of(T0)).unwrap();
+    assert_eq!(sums.len(), 1);
+    assert_eq!(sums[0].count, 1);
+    assert_eq!(
+        (
+            sums[0].event.as_str(),
+            sums[0].bounce_type.as_str(),
+            sums[0].reason.as_str()
+        ),
+        ("bounce", "hard", "user_unknown")
+    );
+}
+
+#[test]
+fn rates_count_the_minutes_inside_each_window_and_not_outside() {
+    let (_d, s) = store();
+    let p = SuppressionPolicy::default();
+    let mut batch = Vec::new();
+    // 98 deliveries now, 2 bounces 59 minutes ago (inside 1h), 10 bounces 60 minutes ago (outside 1h).
+    for i in 0..98 {
+        batch.push(delivery(T0 + 30, &format!("r{i}@gmail.com")));
+    }
+    batch.push(bounce(
+        T0 - 59 * 60,
+        None,
+        "a@gmail.com",
+        Reason::MailboxFull,
+    ));
+    batch.push(bounce(
+        T0 - 59 * 60 + 59,
+        None,
+        "b@gmail.com",
+        Reason::MailboxFull,
+    ));
+    for i in 0..10 {
+        batch.push(bounce(
+            T0 - 60 * 60,
+            None,
+            &format!("c{i}@gmail.com"),
+            Reason::BlockedReputation,
+        ));
+    }
+    s.record(&batch, &p).unwrap();
+    let windows = [window("1h", 60), window("24h", 1440)];
+    let got = rates(&s, T0 + 59, &windows, &Thresholds::default(), &configured()).unwrap();
+    let hour = got.iter().find(|r| r.window == "1h").unwrap();
+    assert_eq!(hour.domain, "shop.example");
+    assert_eq!((hour.counts.deliveries, hour.counts.bounces), (98, 2));
+    assert_eq!(hour.bounce_rate, Some(0.02));
+    assert_eq!(hour.bounce_status, Judgement::Warning);
+    let day = got.iter().find(|r| r.window == "24h").unwrap();
+    assert_eq!((day.counts.deliveries, day.counts.bounces), (98, 12));
+    assert_eq!(day.bounce_status, Judgement::Critical);
+    // One minute later the bounces of minute T0-59m leave the hour.
+    let later = rates(&s, T0 + 60, &windows, &Thresholds::default(), &configured()).unwrap();
+    let hour = later.iter().find(|r| r.window == "1h").unwrap();
+    assert_eq!(hour.counts.bounces, 0);
+    assert_eq!(hour.bounce_status, Judgement::TooFewMessages);
+}
+
+#[test]
+fn a_reopened_store_keeps_the_counts_of_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let p = SuppressionPolicy::default();
+    {
+        let s = EventStore::open(&path).unwrap();
+        s.record(
+            &[
+                delivery(T0, "a@gmail.com"),
+                complaint(T0 + 5, "q@yahoo.com"),
+            ],
+            &p,
+        )
+        .unwrap();
+    }
+    let s = EventStore::open(&path).unwrap();
+    s.record(&[delivery(T0 + 120, "b@gmail.com")], &p).unwrap();
+    let got = rates(
+        &s,
+        T0 + 180,
+        &[window("1h", 60)],
+        &Thresholds::default(),
+        &configured(),
+    )
+    .unwrap();
+    assert_eq!(got[0].counts.deliveries, 2);
+    assert_eq!(got[0].counts.complaints, 1);
+    assert_eq!(got[0].complaint_rate, Some(0.5));
+    // A redelivered complaint after the restart still counts once.
+    let again = s.record(&[complaint(T0 + 5, "q@yahoo.com")], &p).unwrap();
+    assert_eq!(again.duplicates, 1);
+}
+
+#[test]
+fn hard_bounces_and_complaints_suppress_at_once() {
+    let (_d, s) = store();
+    let p = SuppressionPolicy::default();
+    s.record(
+        &[
+            bounce(T0, None, "gone@gmail.com", Reason::UserUnknown),
+            bounce(T0, None, "blocked@gmail.com", Reason::BlockedReputation),
+            complaint(T0 + 1, "angry@yahoo.com"),
+        ],
+        &p,
+    )
+    .unwrap();
+    let list = s.suppressions().unwrap();
+    let got: Vec<(&str, &str)> = list
+        .iter()
+        .map(|x| (x.address.as_str(), x.cause.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("gone@gmail.com", "hard_bounce"),
+            ("angry@yahoo.com", "complaint")
+        ]
+    );
+    assert!(s.remove_suppression("Gone@Gmail.com").unwrap());
+    assert!(!s.remove_suppression("gone@gmail.com").unwrap());
+    assert!(s.suppression("gone@gmail.com").unwrap().is_none());
+}
+
+#[test]
+fn repeated_soft_bounces_suppress_unless_a_delivery_came_between() {
+    let (_d, s) = store();
+    let p = SuppressionPolicy {
+        soft_bounces: 2,
+        soft_within: Duration::from_secs(86_400),
+    };
+    let full = |at| bounce(at, None, "full@gmail.com", Reason::MailboxFull);
+    s.record(
+        &[full(T0), delivery(T0 + 10, "full@gmail.com"), full(T0 + 20)],
+        &p,
+    )
+    .unwrap();
+    assert!(
+        s.suppression("full@gmail.com").unwrap().is_none(),
+        "a delivery resets the count"
+    );
+    // One more, when the previous one has left the span.
+    s.record(&[full(T0 + 20 + 86_401)], &p).unwrap();
+    assert!(s.suppression("full@gmail.com").unwrap().is_none());
+    s.record(&[full(T0 + 20 + 86_500)], &p).unwrap();
+    let got = s.suppression("full@gmail.com").unwrap().unwrap();
+    assert_eq!(
+        (got.cause.as_str(), got.reason.as_str()),
+        ("soft_bounces", "mailbox_full")
+    );
+    // Blocks are the sender's problem: never suppress the address.
+    for i in 0..5 {
+        s.record(
+            &[bounce(
+                T0 + i,
+                None,
+                "fine@gmail.com",
+                Reason::BlockedBlocklist,
+            )],
+            &p,
+        )
+        .unwrap();
+    }
+    assert!(s.suppression("fine@gmail.com").unwrap().is_none());
+}
+
+#[test]
+fn pruning_keeps_what_the_windows_need() {
+    let (_d, s) = store();
+    let p = SuppressionPolicy::default();
+    s.record(
+        &[
+            delivery(T0, "a@gmail.com"),
+            delivery(T0 - 8 * 86_400, "b@gmail.com"),
+        ],
+        &p,
+    )
+    .unwrap();
+    s.prune(
+        T0,
+        Duration::from_secs(7 * 86_400),
+        Duration::from_secs(30 * 86_400),
+    )
+    .unwrap();
+    let sums = s.sums(0, minute_of(T0)).unwrap();
+    assert_eq!(sums.iter().map(|x| x.count).sum::<u64>(), 1);
+}
