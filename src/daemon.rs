@@ -140,6 +140,18 @@ pub async fn run(source: ConfigSource) -> Result<(), DaemonError> {
         scheduler::plan,
         shutdown.clone(),
     ));
+    // Bounces, deferrals and deliveries from the Postfix log (events.postfix_log; a new path needs a
+    // restart). Stops with the shutdown token.
+    let _postfix_log = config_rx.borrow().events.postfix_log.clone().map(|path| {
+        tokio::spawn(crate::events::follow::run(
+            path,
+            crate::events::follow::Start::End,
+            Arc::new(crate::events::store::LazyEventStore::new(&state_path)),
+            metrics.clone(),
+            config_rx.clone(),
+            shutdown.clone(),
+        ))
+    });
     let app = http::router(AppState::new(
         config_rx,
         store.clone(),

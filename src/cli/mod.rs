@@ -4,12 +4,15 @@
 //! - `serve [-c FILE] [--log-format human|json]`: run the daemon ([`serve`]).
 //! - `config validate [-c FILE]`: exit 0 when the file is valid, 1 with every problem on stderr
 //!   ([`validate`]).
+//! - `suppressions export [-c FILE] [--format csv|json]`: print the suppression list
+//!   ([`suppressions`]).
 //! - `check DOMAIN… [--ip IP]… [--dkim-selector SEL]… [--nameserver HOST:PORT]… [--blocklist ZONE]…
 //!   [--format text|json]`: one-shot posture (and blocklist) checks, no daemon, no store; exit 0 OK,
 //!   1 WARNING, 2 CRITICAL, 3 UNKNOWN ([`check`]).
 
 pub mod check;
 pub mod serve;
+pub mod suppressions;
 pub mod validate;
 
 use std::path::PathBuf;
@@ -38,6 +41,16 @@ pub enum Command {
     /// Work with the configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// The suppression list (addresses to stop mailing).
+    #[command(subcommand)]
+    Suppressions(SuppressionsCommand),
+}
+
+/// `senderscope suppressions …`.
+#[derive(Debug, Subcommand)]
+pub enum SuppressionsCommand {
+    /// Print the suppression list as CSV (default) or JSON.
+    Export(suppressions::ExportArgs),
 }
 
 /// `senderscope config …`.
@@ -57,6 +70,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(check::USAGE_ERROR)
         }),
         Command::Config(ConfigCommand::Validate(args)) => Ok(validate::run(args)),
+        Command::Suppressions(SuppressionsCommand::Export(args)) => suppressions::run(args),
     }
 }
 

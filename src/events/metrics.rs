@@ -117,6 +117,7 @@ impl EventMetrics {
                         ])
                         .inc();
                 }
+                Event::Deferral(_) => {}
                 Event::Complaint(c) => {
                     let domain = attribute(c.sender_domain.as_deref().unwrap_or(""), configured);
                     self.complaints_total

@@ -9,12 +9,17 @@
 //! - [`store`]: the events' own write path (per-minute buckets, idempotency keys);
 //!   [`rates`]: rolling-window rates and thresholds; [`suppress`]: the suppression list;
 //!   [`metrics`]: the counters and rates on `/metrics`; [`settings`]: the `events:` section.
+//! - [`ingest`]: a read message's events with their idempotency keys, for the events store.
+//! - [`postfix`]: Postfix log lines joined on the queue id; [`follow`]: the log follower.
 //! - [`webhooks`]: SES (SNS), SendGrid, Mailgun, Postmark and the generic events API → events.
 
 pub mod classify;
+pub mod follow;
+pub mod ingest;
 pub mod metrics;
 pub mod model;
 pub mod parse;
+pub mod postfix;
 pub mod provider;
 pub mod rates;
 pub mod settings;

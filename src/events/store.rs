@@ -24,6 +24,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub enum Event {
     /// A message accepted by the receiver.
     Delivery(Delivery),
+    /// A delivery attempt that will be retried (Postfix `status=deferred`): stored, not in rates.
+    Deferral(Delivery),
     /// A failed recipient.
     Bounce(Bounce),
     /// A complaint.
@@ -61,7 +63,7 @@ pub struct BucketSum {
     pub sender_domain: String,
     /// The mailbox provider label.
     pub provider: String,
-    /// `delivery`, `bounce` or `complaint`.
+    /// `delivery`, `deferral`, `bounce` or `complaint`.
     pub event: String,
     /// `hard`, `soft` or ''.
     pub bounce_type: String,
@@ -145,6 +147,9 @@ impl EventStore {
         batch: &[Recorded],
         policy: &SuppressionPolicy,
     ) -> Result<RecordOutcome, StoreError> {
+        // Keys are kept from when they were seen, not from when their event happened: a provider's
+        // retry of an old event must still find its key.
+        let seen_at = time::OffsetDateTime::now_utc().unix_timestamp();
         self.with(|conn| {
             let tx = conn.transaction().map_err(db("starting an events batch"))?;
             let mut outcome = RecordOutcome::default();
@@ -155,7 +160,7 @@ impl EventStore {
                             "INSERT INTO events_seen (event_key, seen_at) VALUES (?1, ?2) \
                              ON CONFLICT (event_key) DO NOTHING",
                         )
-                        .and_then(|mut s| s.execute(params![key, r.at]))
+                        .and_then(|mut s| s.execute(params![key, seen_at]))
                         .map_err(db("recording an event key"))?;
                     if fresh == 0 {
                         outcome.duplicates += 1;
@@ -306,6 +311,7 @@ pub fn minute_of(at: i64) -> i64 {
 fn add_to_bucket(tx: &rusqlite::Transaction<'_>, r: &Recorded) -> Result<(), StoreError> {
     let (event, domain, provider, kind, reason): (&str, _, _, &str, &str) = match &r.event {
         Event::Delivery(d) => ("delivery", &d.sender_domain, d.provider, "", ""),
+        Event::Deferral(d) => ("deferral", &d.sender_domain, d.provider, "", ""),
         Event::Bounce(b) => (
             "bounce",
             &b.sender_domain,

@@ -79,6 +79,7 @@ pub(crate) fn apply(
                 .and_then(|mut s| s.execute(params![d.recipient]))
                 .map_err(db("clearing soft bounces after a delivery"))?;
         }
+        Event::Deferral(_) => {}
         Event::Complaint(c) => {
             if let Some(address) = &c.recipient {
                 let domain = c.sender_domain.as_deref().unwrap_or("");

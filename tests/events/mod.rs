@@ -1,4 +1,7 @@
 //! Bounces and complaints: the fixture corpus (`tests/fixtures/bounces/<case>.eml` beside
 //! `<case>.expected.json`), the event store, webhooks and the Postfix log follower.
 
+mod daemon;
 mod fixtures;
+mod postfix;
+mod webhooks;

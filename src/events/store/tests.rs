@@ -267,3 +267,26 @@ fn pruning_keeps_what_the_windows_need() {
     let sums = s.sums(0, minute_of(T0)).unwrap();
     assert_eq!(sums.iter().map(|x| x.count).sum::<u64>(), 1);
 }
+
+#[test]
+fn an_old_events_key_outlives_pruning() {
+    // A provider retrying a month-old event must still find its key: keys age from when they were seen.
+    let (_d, s) = store();
+    let p = SuppressionPolicy::default();
+    let old = bounce(
+        T0 - 60 * 86_400,
+        Some("sendgrid:e-old"),
+        "x@gmail.com",
+        Reason::UserUnknown,
+    );
+    s.record(std::slice::from_ref(&old), &p).unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    s.prune(
+        now,
+        Duration::from_secs(86_400),
+        Duration::from_secs(30 * 86_400),
+    )
+    .unwrap();
+    assert!(s.seen("sendgrid:e-old").unwrap());
+    assert_eq!(s.record(&[old], &p).unwrap().duplicates, 1);
+}

@@ -3,7 +3,7 @@
 --
 -- event_buckets: one row per UTC minute and (sending domain, mailbox provider, event, type, reason);
 -- rates over rolling windows are sums of the minutes inside the window, so a restart loses nothing.
--- event is delivery, bounce or complaint; bounce_type (hard, soft) and reason are '' for the others.
+-- event is delivery, deferral, bounce or complaint; bounce_type (hard, soft) and reason are '' for the others.
 CREATE TABLE event_buckets (
     minute BIGINT NOT NULL,
     sender_domain TEXT NOT NULL,
