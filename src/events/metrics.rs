@@ -22,12 +22,18 @@ use super::store::{Event, LazyEventStore, Recorded};
 /// How long computed rates are reused between scrapes.
 const RATES_MAX_AGE: Duration = Duration::from_secs(10);
 
+/// The settings rates are computed with: windows, thresholds, configured domains.
+pub type RateSettings = (Vec<Window>, Thresholds, Vec<String>);
+
+/// Rates computed at one instant.
+type CachedRates = Option<(Instant, Vec<DomainRates>)>;
+
 /// Where rates are read from, once the daemon has opened the events store.
 pub struct RateSource {
     /// The store (read only once its file exists).
     pub store: Arc<LazyEventStore>,
     /// The windows, thresholds and configured domains, read at each computation.
-    pub settings: Box<dyn Fn() -> (Vec<Window>, Thresholds, Vec<String>) + Send + Sync>,
+    pub settings: Box<dyn Fn() -> RateSettings + Send + Sync>,
 }
 
 /// The collector. Cheap to clone (handles and `Arc`s).
@@ -39,7 +45,7 @@ pub struct EventMetrics {
     bounce_rate: GaugeVec,
     complaint_rate: GaugeVec,
     source: Arc<RwLock<Option<RateSource>>>,
-    cache: Arc<Mutex<Option<(Instant, Vec<DomainRates>)>>>,
+    cache: Arc<Mutex<CachedRates>>,
 }
 
 impl EventMetrics {

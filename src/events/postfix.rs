@@ -36,6 +36,7 @@ struct Queued {
 #[derive(Debug, Default)]
 pub struct Joiner {
     queue: HashMap<String, Queued>,
+    inserted: u64,
 }
 
 /// The fields of a log line that matter, borrowed from the line.
@@ -99,7 +100,11 @@ impl Joiner {
                     if from.is_empty() || from.to_ascii_lowercase().starts_with("double-bounce@") {
                         return None;
                     }
-                    self.expire(now);
+                    self.inserted += 1;
+                    // Sweep now and then (every 1024 senders), not on every line.
+                    if self.inserted.is_multiple_of(1024) || self.queue.len() >= MAX_QUEUE {
+                        self.expire(now);
+                    }
                     if self.queue.len() < MAX_QUEUE {
                         self.queue.insert(
                             l.queue_id.to_owned(),
@@ -183,9 +188,6 @@ impl Joiner {
 
     /// Drop entries removed more than a minute ago, and any older than the queue lifetime.
     fn expire(&mut self, now: i64) {
-        if self.queue.len() < 1024 && self.queue.len() % 64 != 0 {
-            return;
-        }
         self.queue.retain(|_, q| {
             q.removed.is_none_or(|r| now - r <= REMOVED_GRACE_SECS)
                 && now - q.seen <= QUEUE_TTL_SECS

@@ -34,7 +34,7 @@ impl Validator<'_> {
                 Duration::from_secs(60),
                 Duration::from_secs(90 * 86_400),
             );
-            if length.as_secs() % 60 != 0 {
+            if !length.as_secs().is_multiple_of(60) {
                 self.problem(
                     list.index(i),
                     format!("{label} is not a whole number of minutes"),

@@ -205,10 +205,10 @@ fn blocks_of(recipient: &str, section: &str) -> Vec<String> {
     let mut current: Option<String> = None;
     for line in section.lines() {
         let opener = opening_address(line);
-        if line.trim().is_empty() || opener.is_some() {
-            if let Some(block) = current.take() {
-                out.push(block);
-            }
+        if (line.trim().is_empty() || opener.is_some())
+            && let Some(block) = current.take()
+        {
+            out.push(block);
         }
         if opener.as_deref() == Some(recipient) {
             current = Some(String::new());
