@@ -162,16 +162,17 @@ async fn sendgrid_signatures_are_checked_over_timestamp_and_raw_body() {
         default_sns(),
     )
     .await;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let body = json!([
-        {"email": "bob@gmail.com", "event": "delivered", "sg_event_id": "e1", "timestamp": 1764756000},
+        {"email": "bob@gmail.com", "event": "delivered", "sg_event_id": "e1", "timestamp": now},
         {"email": "ann@gmail.com", "event": "bounce", "type": "bounce", "status": "5.1.1",
-         "reason": "550 5.1.1 The email account that you tried to reach does not exist.", "sg_event_id": "e2", "timestamp": 1764756000},
-        {"email": "q@yahoo.com", "event": "spamreport", "sg_event_id": "e3", "timestamp": 1764756000},
-        {"email": "x@gmail.com", "event": "dropped", "reason": "Bounced Address", "sg_event_id": "e4", "timestamp": 1764756000}
+         "reason": "550 5.1.1 The email account that you tried to reach does not exist.", "sg_event_id": "e2", "timestamp": now},
+        {"email": "q@yahoo.com", "event": "spamreport", "sg_event_id": "e3", "timestamp": now},
+        {"email": "x@gmail.com", "event": "dropped", "reason": "Bounced Address", "sg_event_id": "e4", "timestamp": now}
     ])
     .to_string()
     .into_bytes();
-    let ts = "1764756001".to_owned();
+    let ts = now.to_string();
     let mut signed = ts.clone().into_bytes();
     signed.extend(&body);
     let sig = B64.encode(sign(f.dir.path(), "sg.key", "sha256", &signed));
@@ -427,7 +428,7 @@ async fn ses_through_sns_v1_and_v2_topics_and_subscription_confirmation() {
     let d = certs.path();
     let ses = json!({"notificationType": "Bounce",
         "bounce": {"bounceType": "Permanent", "bounceSubType": "General", "feedbackId": "fb-1",
-            "timestamp": "2026-12-03T10:00:00.000Z",
+            "timestamp": time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap(),
             "bouncedRecipients": [{"emailAddress": "nobody@gmail.com", "status": "5.1.1",
                 "diagnosticCode": "smtp; 550-5.1.1 The email account that you tried to reach does not exist."}]},
         "mail": {"source": "bounces@mail.shop.example", "commonHeaders": {"from": ["Shop <news@shop.example>"]}}})

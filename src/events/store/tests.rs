@@ -4,7 +4,7 @@ use crate::events::provider::Provider;
 use crate::events::rates::{Judgement, Thresholds, Window, rates};
 use crate::events::suppress::SuppressionPolicy;
 
-/// 2026-12-03T10:00:00Z, a minute boundary.
+/// 2025-12-03T10:00:00Z, a minute boundary.
 const T0: i64 = 1_764_756_000;
 
 fn store() -> (tempfile::TempDir, EventStore) {
