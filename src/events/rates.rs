@@ -1,5 +1,5 @@
-//! Bounce and complaint rates per sending domain over rolling windows, judged against thresholds
-//! (docs/bounces.md, "Rates and thresholds").
+//! Bounce and complaint rates per sending domain (and, within it, per mailbox provider) over
+//! rolling windows, judged against thresholds (docs/bounces.md, "Rates and thresholds").
 //!
 //! - bounce rate = bounces / (deliveries + bounces): of the messages whose fate is known, the share
 //!   that failed;
@@ -8,6 +8,7 @@
 //! A window of length L at time `now` sums the per-minute buckets of the last L minutes, the
 //! current (partial) minute included. Below `min_volume` messages a rate is shown but not judged.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -122,6 +123,21 @@ pub struct DomainRates {
     pub bounce_status: Judgement,
     /// The complaint rate judged.
     pub complaint_status: Judgement,
+    /// The same per recipient mailbox provider (providers with mail in the window only).
+    pub providers: Vec<ProviderRates>,
+}
+
+/// One mailbox provider's share of a domain's window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProviderRates {
+    /// The provider label.
+    pub provider: String,
+    /// The counts.
+    pub counts: Counts,
+    /// bounces / (deliveries + bounces).
+    pub bounce_rate: Option<f64>,
+    /// complaints / deliveries.
+    pub complaint_rate: Option<f64>,
 }
 
 fn judge(
@@ -177,17 +193,19 @@ pub fn rates(
     for w in windows {
         let minutes = (w.length.as_secs() / 60).max(1) as i64;
         let sums = store.sums(to - minutes + 1, to)?;
-        let mut per_domain: std::collections::BTreeMap<&str, Counts> = configured
+        type PerProvider<'a> = BTreeMap<&'a str, Counts>;
+        let mut per_domain: BTreeMap<&str, (Counts, PerProvider<'_>)> = configured
             .iter()
-            .map(|d| (d.as_str(), Counts::default()))
+            .map(|d| (d.as_str(), Default::default()))
             .collect();
         for s in &sums {
-            per_domain
+            let (total, providers) = per_domain
                 .entry(attribute(&s.sender_domain, configured))
-                .or_default()
-                .add(s);
+                .or_default();
+            total.add(s);
+            providers.entry(s.provider.as_str()).or_default().add(s);
         }
-        for (domain, counts) in per_domain {
+        for (domain, (counts, providers)) in per_domain {
             let volume = counts.deliveries + counts.bounces;
             out.push(DomainRates {
                 domain: domain.to_owned(),
@@ -209,6 +227,16 @@ pub fn rates(
                     thresholds.complaint_critical,
                     thresholds.min_volume,
                 ),
+                providers: providers
+                    .into_iter()
+                    .filter(|(_, c)| *c != Counts::default())
+                    .map(|(provider, c)| ProviderRates {
+                        provider: provider.to_owned(),
+                        counts: c,
+                        bounce_rate: c.bounce_rate(),
+                        complaint_rate: c.complaint_rate(),
+                    })
+                    .collect(),
             });
         }
     }

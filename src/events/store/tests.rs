@@ -130,6 +130,10 @@ fn rates_count_the_minutes_inside_each_window_and_not_outside() {
     assert_eq!((hour.counts.deliveries, hour.counts.bounces), (98, 2));
     assert_eq!(hour.bounce_rate, Some(0.02));
     assert_eq!(hour.bounce_status, Judgement::Warning);
+    // Every event here went to Gmail: the provider breakdown carries the same counts.
+    assert_eq!(hour.providers.len(), 1);
+    assert_eq!(hour.providers[0].provider, "gmail");
+    assert_eq!(hour.providers[0].counts, hour.counts);
     let day = got.iter().find(|r| r.window == "24h").unwrap();
     assert_eq!((day.counts.deliveries, day.counts.bounces), (98, 12));
     assert_eq!(day.bounce_status, Judgement::Critical);
