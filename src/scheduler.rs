@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::dns::Resolver;
 use crate::metrics::{JobResult, Metrics};
-use crate::store::Store;
+use crate::results::Results;
 
 pub use jobs::{BuiltinJob, JobKind, plan};
 
@@ -52,8 +52,8 @@ pub trait Job: Send + Sync + 'static {
 pub struct JobContext {
     /// The configuration at dispatch time.
     pub config: Arc<Config>,
-    /// The state store.
-    pub store: Arc<dyn Store>,
+    /// Where results go (the store, then the latest state).
+    pub results: Arc<Results>,
     /// The daemon's metrics.
     pub metrics: Arc<Metrics>,
     /// DNS, built from `config.dns`.
@@ -77,8 +77,8 @@ pub struct Planned {
 pub struct Deps {
     /// The running configuration.
     pub config: watch::Receiver<Arc<Config>>,
-    /// The state store.
-    pub store: Arc<dyn Store>,
+    /// Where results go (the store, then the latest state).
+    pub results: Arc<Results>,
     /// The daemon's metrics.
     pub metrics: Arc<Metrics>,
     /// The resolver for `config.dns` (rebuilt here when `dns:` changes).
@@ -279,7 +279,7 @@ pub async fn run(
                 entry.running = true;
                 let cx = JobContext {
                     config: config.clone(),
-                    store: deps.store.clone(),
+                    results: deps.results.clone(),
                     metrics: deps.metrics.clone(),
                     dns: deps.dns.clone(),
                     shutdown: jobs_token.clone(),
