@@ -2,7 +2,7 @@
 //! each cut off after `schedule.job_timeout`. A job that fails, times out or panics is logged and
 //! counted (`senderscope_scheduler_job_runs_total{job,result}`) and the daemon goes on.
 //!
-//! - [`Job`]: a unit of scheduled work; the built-in ones are the [`jobs::BuiltinJob`] enum (posture
+//! - [`Job`]: a unit of scheduled work; the built-in ones are the [`BuiltinJob`] enum (posture
 //!   checks per domain, blocklists per round, retention pruning), tests bring their own.
 //! - [`run`]: the loop. It re-plans when the configuration changes (domains added or removed,
 //!   intervals changed) and, on shutdown, stops dispatching and lets running jobs finish for a grace
@@ -10,7 +10,7 @@
 //! - Cadence is fixed-rate: the next run is due one (jittered) interval after this one was
 //!   dispatched; a job still running when it is due again skips that turn instead of overlapping.
 
-pub mod jobs;
+mod jobs;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
@@ -31,7 +31,7 @@ use crate::dns::Resolver;
 use crate::metrics::{JobResult, Metrics};
 use crate::results::Results;
 
-pub use jobs::{BuiltinJob, JobKind, plan};
+pub use jobs::{BuiltinJob, JobKind, RETENTION_INTERVAL, plan};
 
 /// The longest shutdown waits for running jobs before cancelling them (systemd's stop budget is
 /// 10 s and the HTTP drain and store flush need their share).

@@ -5,6 +5,7 @@
 mod blocklists;
 mod config;
 mod daemon;
+mod golden;
 // Not every suite uses every starter method.
 #[allow(dead_code)]
 mod harness;

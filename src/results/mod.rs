@@ -5,18 +5,18 @@
 //! and the API show is always what is stored. The state is seeded at start from the store with one
 //! "latest per target and check" query ([`Results::open`]); nothing is replayed.
 //!
-//! - [`id`]: [`CheckId`] and [`Target`], the typed identities of a result.
-//! - [`facts`]: [`CheckFacts`], the typed facts behind a result, one variant per check.
-//! - [`state`]: [`LatestState`], the latest result per (target, check) and the open listings.
+//! - `id`: [`CheckId`] and [`Target`], the typed identities of a result.
+//! - `facts`: [`CheckFacts`], the typed facts behind a result, one variant per check.
+//! - `state`: [`LatestState`], the latest result per (target, check) and the open listings.
 //! - `posture`: a domain round ([`DomainRound`]); `blocklists`: a blocklist round; `history`: record
 //!   history and the `record.changed` finding.
 
 mod blocklists;
-pub mod facts;
+mod facts;
 mod history;
-pub mod id;
+mod id;
 mod posture;
-pub mod state;
+mod state;
 
 use std::sync::Arc;
 
@@ -24,11 +24,14 @@ use crate::config::Config;
 use crate::store::{CheckResult, Store, StoreError};
 
 pub use blocklists::BlocklistRound;
-pub use facts::{Answer, CheckFacts, DkimKey, DmarcPolicy, ListingFacts, PtrFacts, ZoneFacts};
+pub use facts::{
+    Answer, CheckFacts, DkimFacts, DkimKey, DmarcFacts, DmarcPolicy, ListingFacts, PtrFacts,
+    SpfFacts, ZoneFacts,
+};
 pub use history::{CHANGE_REPORTED_FOR, format_time};
-pub use id::{BLOCKLISTS_TARGET, CheckId, Target};
+pub use id::{BLOCKLISTS_TARGET, BadTarget, CheckId, Target, UnknownCheck};
 pub use posture::DomainRound;
-pub use state::{LatestState, Scope, Snapshot};
+pub use state::{DomainScope, LatestState, Scope, Snapshot};
 
 /// The results pipeline: the store and the latest state, written only through here.
 pub struct Results {

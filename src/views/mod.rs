@@ -5,10 +5,10 @@
 //! Every configured domain and sending IP is listed, checked or not (`"status": "pending"` until its
 //! first result is stored), worst first, each with a one-line `summary` of what is wrong (the messages
 //! of its worst findings). A configured range is one entry with its addresses' results grouped
-//! ([`range`]). The status page is bounded ([`Page`]): it builds entries only for the page it shows and
+//! (`range`). The status page is bounded ([`Page`]): it builds entries only for the page it shows and
 //! says how many it left out.
 
-pub mod range;
+mod range;
 
 use std::cmp::Reverse;
 
@@ -20,7 +20,7 @@ use crate::findings::Severity;
 use crate::results::{CheckFacts, CheckId, Snapshot, Target};
 use crate::store::{ListingPeriod, StoredCheck, StoredFinding};
 
-pub use range::{ADDRESSES_SHOWN, AddressStatus, RangeAddresses};
+pub use range::{ADDRESSES_SHOWN, AddressStatus, RangeAddresses, RangeCheck};
 
 /// At most this many messages in a `summary`; the rest are named by code. Two keep the line readable
 /// (messages are a sentence or two each) while showing more than one problem.

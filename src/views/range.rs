@@ -77,6 +77,7 @@ pub struct Grouped {
 
 impl Grouped {
     /// Whether `target` is one of the addresses shown.
+    #[cfg(test)]
     pub fn shows(&self, target: &str) -> bool {
         self.addresses.shown.iter().any(|a| a.ip == target)
     }
