@@ -4,6 +4,9 @@
 //! Run: `cargo bench --bench blocklists` (release). Needs rbldnsd (Debian package) and root or a
 //! `nobody` user for its chroot, like the integration tests. Prints one line per round and a summary.
 
+// A test or bench binary: its helpers are `pub` within it and may unwrap (a panic is a failed run).
+#![allow(unreachable_pub, clippy::unwrap_used)]
+
 #[allow(dead_code)]
 #[path = "../tests/harness/mod.rs"]
 mod harness;

@@ -9,6 +9,9 @@
 //! `cargo bench --bench foundation` (needs `wrk`). Targets: ≤ 100 ms, ≤ 15 MB, p99 ≤ 5 ms.
 //! Figures, not pass/fail: the machine is shared, so run it on a quiet one to compare.
 
+// A test or bench binary: its helpers are `pub` within it and may unwrap (a panic is a failed run).
+#![allow(unreachable_pub, clippy::unwrap_used)]
+
 use std::io::Read;
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;

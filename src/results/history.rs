@@ -47,7 +47,7 @@ fn unknown(f: &Finding) -> bool {
 /// A record that is gone is observed as "" so its removal (and return) is a change too — but only when
 /// the check could see: after a failed lookup "no record" means "unknown", and recording it would report
 /// a false change when DNS comes back.
-pub fn observations(
+pub(super) fn observations(
     report: &DomainReport,
     dkim_selectors: &[String],
     at: i64,
@@ -115,7 +115,7 @@ fn dkim_values(report: &CheckReport, domain: &str, selectors: &[String]) -> Vec<
 }
 
 /// Add a `record.changed` finding for each change to the report of its check (domain checks) or IP.
-pub fn attach(report: &mut DomainReport, changes: &[RecordChange]) {
+pub(super) fn attach(report: &mut DomainReport, changes: &[RecordChange]) {
     let domain = report.domain.to_string();
     for c in changes {
         if c.target == domain {
@@ -139,7 +139,7 @@ pub fn attach(report: &mut DomainReport, changes: &[RecordChange]) {
 }
 
 /// The `record.changed` finding of one change.
-pub fn changed(c: &RecordChange) -> Finding {
+pub(super) fn changed(c: &RecordChange) -> Finding {
     Finding::new(
         FindingCode::RecordChanged,
         Severity::Info,

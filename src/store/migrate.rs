@@ -37,18 +37,18 @@ pub const MIGRATIONS: &[Migration] = &[
 ];
 
 /// The schema version this binary writes.
-pub fn latest() -> u32 {
+pub(super) fn latest() -> u32 {
     MIGRATIONS.last().map_or(0, |m| m.version)
 }
 
 /// The database's schema version.
-pub fn current(conn: &Connection) -> Result<u32, StoreError> {
+pub(super) fn current(conn: &Connection) -> Result<u32, StoreError> {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(|e| StoreError::db("reading the schema version", e))
 }
 
 /// Apply the migrations the database lacks; returns how many ran.
-pub fn apply(conn: &mut Connection) -> Result<usize, StoreError> {
+pub(super) fn apply(conn: &mut Connection) -> Result<usize, StoreError> {
     let found = current(conn)?;
     if found > latest() {
         return Err(StoreError::TooNew {

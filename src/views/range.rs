@@ -66,7 +66,7 @@ impl Deref for RangeCheck {
 
 /// A range's results grouped.
 #[derive(Debug)]
-pub struct Grouped {
+pub(super) struct Grouped {
     /// One result per check, worst first.
     pub checks: Vec<RangeCheck>,
     /// The counts and the addresses shown.
@@ -78,13 +78,13 @@ pub struct Grouped {
 impl Grouped {
     /// Whether `target` is one of the addresses shown.
     #[cfg(test)]
-    pub fn shows(&self, target: &str) -> bool {
+    pub(super) fn shows(&self, target: &str) -> bool {
         self.addresses.shown.iter().any(|a| a.ip == target)
     }
 }
 
 /// Group the results of the addresses of range `label` (`mine`: every stored result inside it).
-pub fn group(label: &str, status: Status, mine: &[&StoredCheck]) -> Grouped {
+pub(super) fn group(label: &str, status: Status, mine: &[&StoredCheck]) -> Grouped {
     // Per address (ordered by address), its results.
     let mut by_address: BTreeMap<IpAddr, Vec<&StoredCheck>> = BTreeMap::new();
     for c in mine {

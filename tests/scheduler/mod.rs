@@ -406,7 +406,7 @@ async fn the_posture_job_stores_every_check_and_publishes_metrics() {
     let job =
         scheduler::BuiltinJob::Posture(senderscope::config::DomainName::parse("a.test").unwrap());
     Job::run(&job, cx).await.unwrap();
-    let stored = h.store.latest_checks(Some("a.test".into())).await.unwrap();
+    let stored = h.store.latest_checks(Some("a.test")).await.unwrap();
     let checks: Vec<&str> = stored.iter().map(|c| c.check.as_str()).collect();
     // Every domain check plus the bulk-sender summary: the job runs posture::check_domain.
     let mut expected: Vec<&str> = senderscope::checks::CheckKind::ALL
@@ -474,7 +474,7 @@ async fn a_changed_record_raises_record_changed_for_a_day() {
         .record_domain_round(round("v=DMARC1; p=reject", 200))
         .await
         .unwrap();
-    let latest = h.store.latest_checks(Some("a.test".into())).await.unwrap();
+    let latest = h.store.latest_checks(Some("a.test")).await.unwrap();
     let changed = &latest[0].findings[0];
     assert_eq!(changed.code, "record.changed");
     assert_eq!(changed.severity, Severity::Info);
@@ -492,7 +492,7 @@ async fn a_changed_record_raises_record_changed_for_a_day() {
         .record_domain_round(round("v=DMARC1; p=reject", 300))
         .await
         .unwrap();
-    let again = h.store.latest_checks(Some("a.test".into())).await.unwrap();
+    let again = h.store.latest_checks(Some("a.test")).await.unwrap();
     assert_eq!(again[0].findings, latest[0].findings);
     assert_eq!(again[0].since, 200);
     // A day later it is history only.
@@ -515,7 +515,7 @@ async fn a_changed_record_raises_record_changed_for_a_day() {
 }
 
 async fn codes(store: &SqliteStore) -> Vec<String> {
-    store.latest_checks(Some("a.test".into())).await.unwrap()[0]
+    store.latest_checks(Some("a.test")).await.unwrap()[0]
         .findings
         .iter()
         .map(|f| f.code.clone())

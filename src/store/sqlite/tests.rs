@@ -52,16 +52,11 @@ async fn identical_outcomes_extend_one_span() {
     s.save_checks(vec![report("a.test", "spf", vec![], 300)])
         .await
         .unwrap();
-    let latest = s.latest_checks(Some("a.test".into())).await.unwrap();
+    let latest = s.latest_checks(Some("a.test")).await.unwrap();
     assert_eq!(latest.len(), 1);
     assert_eq!((latest[0].status, latest[0].since), (Severity::Ok, 300));
     assert_eq!(s.counts().await.unwrap()["check_results"], 2);
-    assert!(
-        s.latest_checks(Some("b.test".into()))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(s.latest_checks(Some("b.test")).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -237,7 +232,7 @@ async fn facts_are_stored_and_part_of_the_outcome() {
     s.save_checks(vec![report("a.test", "spf", vec![], 400)])
         .await
         .unwrap();
-    let spf = s.latest_checks(Some("a.test".into())).await.unwrap();
+    let spf = s.latest_checks(Some("a.test")).await.unwrap();
     assert_eq!(
         serde_json::to_value(&spf[0].facts).unwrap(),
         serde_json::json!({})
@@ -268,7 +263,7 @@ async fn listing_periods_open_extend_and_close() {
     let u = s.observe_listings(vec![obs(false, 30)]).await.unwrap();
     assert_eq!(u[0].transition, ListingTransition::Ended);
     assert!(s.listings(None).await.unwrap().is_empty());
-    let all = s.listings(Some("192.0.2.10".into())).await.unwrap();
+    let all = s.listings(Some("192.0.2.10")).await.unwrap();
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].codes, vec!["127.0.0.2"]);
     assert_eq!(
