@@ -132,7 +132,7 @@ mod tests {
 
     #[test]
     fn sql_stays_portable() {
-        // Keep the schema readable by PostgreSQL (DESIGN §6): no SQLite-only spellings.
+        // Keep the schema readable by PostgreSQL (several instances may share one to scale out): no SQLite-only spellings.
         for m in MIGRATIONS {
             let sql: String = m
                 .sql

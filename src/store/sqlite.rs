@@ -115,7 +115,7 @@ impl SqliteStore {
                 "the database refused WAL mode (journal_mode = {mode})"
             )));
         }
-        // FULL: a commit is on disk before a write is acknowledged (DESIGN §5 "nothing lost"); the
+        // FULL: a commit is on disk before a write is acknowledged ("nothing lost": docs/architecture.md); the
         // cost is one fsync per batch, not per write.
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
             .map_err(db("setting pragmas"))?;
