@@ -545,3 +545,40 @@ async fn slow_requests_get_408() {
     assert_eq!(status, StatusCode::REQUEST_TIMEOUT);
     assert!(started.elapsed() < Duration::from_secs(2));
 }
+
+#[tokio::test]
+async fn status_is_paged_worst_first_with_counts_of_what_was_left_out() {
+    let f = fixture(None);
+    f.store
+        .save_checks(vec![
+            report("good.test", "spf", None),
+            report("bad.test", "spf", Some(Severity::Critical)),
+        ])
+        .await
+        .unwrap();
+    let (status, json) = get_json(&f.state, "/api/v1/status?offset=1&limit=1").await;
+    assert_eq!(status, StatusCode::OK);
+    let domains: Vec<&str> = json["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["domain"].as_str().unwrap())
+        .collect();
+    assert_eq!(domains, ["good.test"], "the second worst, alone");
+    assert_eq!(json["status"], "critical", "the worst over every entry");
+    assert_eq!(
+        json["page"],
+        serde_json::json!({"offset": 1, "limit": 1, "domains_total": 3, "ips_total": 2,
+            "domains_left_out": 2, "ips_left_out": 1})
+    );
+    // Without a query: the default page holds everything here.
+    let (_, json) = get_json(&f.state, "/api/v1/status").await;
+    assert_eq!(json["page"]["limit"], 100);
+    assert_eq!(json["page"]["domains_left_out"], 0);
+    // A limit past the cap is the cap; a limit that is not a number is a JSON 400.
+    let (_, json) = get_json(&f.state, "/api/v1/status?limit=1000000").await;
+    assert_eq!(json["page"]["limit"], 1000);
+    let (status, json) = get_json(&f.state, "/api/v1/status?limit=lots").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(json["error"]["code"], "bad_query");
+}

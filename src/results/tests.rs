@@ -395,3 +395,32 @@ async fn blocklist_series_come_back_listed_clean_or_not_at_all() {
         series(&after)
     );
 }
+
+#[tokio::test]
+async fn the_state_changes_only_after_the_store_committed() {
+    let fake = FakeDns::start().await.unwrap();
+    let w = world(POSTURE, &fake.settings());
+    let spf = |at| {
+        round(
+            "a.test",
+            at,
+            vec![check("spf", at, vec![])],
+            Facts::default(),
+            vec![],
+        )
+    };
+    w.results.record_domain_round(spf(1_000)).await.unwrap();
+    let target: Target = "a.test".parse().unwrap();
+    let checked_at = |w: &World| {
+        w.results
+            .state()
+            .read()
+            .result(&target, CheckId::Spf)
+            .map(|c| c.checked_at)
+    };
+    assert_eq!(checked_at(&w), Some(1_000));
+    // A store that cannot commit: the round fails and the state keeps what is stored.
+    w.store.close().await.unwrap();
+    assert!(w.results.record_domain_round(spf(2_000)).await.is_err());
+    assert_eq!(checked_at(&w), Some(1_000));
+}
