@@ -19,7 +19,7 @@ use serde::{Deserialize, Deserializer};
     deny_unknown_fields,
     expecting = "a mapping of sections (server, state, dns, schedule, domains, blocklists)"
 )]
-pub struct RawConfig {
+pub(super) struct RawConfig {
     #[serde(default, deserialize_with = "or_default")]
     pub server: RawServer,
     #[serde(default, deserialize_with = "or_default")]
@@ -40,7 +40,7 @@ pub struct RawConfig {
 /// `server:`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping")]
-pub struct RawServer {
+pub(super) struct RawServer {
     #[serde(default = "default_listen")]
     pub listen: String,
     #[serde(default)]
@@ -54,7 +54,7 @@ pub struct RawServer {
 /// `state:`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping")]
-pub struct RawState {
+pub(super) struct RawState {
     #[serde(default = "default_state_path")]
     pub path: String,
     #[serde(default = "default_retention")]
@@ -64,7 +64,7 @@ pub struct RawState {
 /// `dns:`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping")]
-pub struct RawDns {
+pub(super) struct RawDns {
     #[serde(default, deserialize_with = "or_default")]
     pub nameservers: Vec<String>,
     #[serde(default = "default_dns_timeout")]
@@ -78,7 +78,7 @@ pub struct RawDns {
 /// `schedule:`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping")]
-pub struct RawSchedule {
+pub(super) struct RawSchedule {
     #[serde(default = "default_checks_interval")]
     pub checks: String,
     #[serde(default = "default_blocklists_interval")]
@@ -94,7 +94,7 @@ pub struct RawSchedule {
 /// One entry of `domains:`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping with a name")]
-pub struct RawDomain {
+pub(super) struct RawDomain {
     pub name: String,
     #[serde(default, deserialize_with = "or_default")]
     pub dkim_selectors: Vec<String>,
@@ -105,7 +105,7 @@ pub struct RawDomain {
 /// `blocklists:`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping")]
-pub struct RawBlocklists {
+pub(super) struct RawBlocklists {
     #[serde(default = "default_true")]
     pub defaults: bool,
     #[serde(default, deserialize_with = "or_default")]
@@ -123,7 +123,7 @@ pub struct RawBlocklists {
 /// One entry of `blocklists.extra`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping with a zone")]
-pub struct RawExtraZone {
+pub(super) struct RawExtraZone {
     pub zone: String,
     #[serde(default)]
     pub name: Option<String>,
@@ -141,7 +141,7 @@ pub struct RawExtraZone {
 /// `events:` (bounces, complaints, deliveries; docs/bounces.md).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping")]
-pub struct RawEvents {
+pub(super) struct RawEvents {
     #[serde(default = "default_event_windows")]
     pub windows: Vec<String>,
     #[serde(default, deserialize_with = "or_default")]
@@ -159,7 +159,7 @@ pub struct RawEvents {
 /// `events.thresholds`: rates as percentages (`"0.1%"`) or fractions.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping")]
-pub struct RawEventThresholds {
+pub(super) struct RawEventThresholds {
     #[serde(default = "default_bounce_warning")]
     pub bounce_warning: String,
     #[serde(default = "default_bounce_critical")]
@@ -175,7 +175,7 @@ pub struct RawEventThresholds {
 /// One entry of `events.classification`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping with a reason")]
-pub struct RawClassificationRule {
+pub(super) struct RawClassificationRule {
     pub reason: String,
     #[serde(default)]
     pub contains: Option<String>,
@@ -190,7 +190,7 @@ pub struct RawClassificationRule {
 /// `events.suppression`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping")]
-pub struct RawSuppression {
+pub(super) struct RawSuppression {
     #[serde(default = "default_soft_bounces")]
     pub soft_bounces: u64,
     #[serde(default = "default_soft_within")]
@@ -200,7 +200,7 @@ pub struct RawSuppression {
 /// `events.webhooks`: each provider is off unless configured.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping")]
-pub struct RawWebhooks {
+pub(super) struct RawWebhooks {
     #[serde(default)]
     pub ses: Option<RawSesWebhook>,
     #[serde(default)]
@@ -214,7 +214,7 @@ pub struct RawWebhooks {
 /// `events.webhooks.ses`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping with topic_arns")]
-pub struct RawSesWebhook {
+pub(super) struct RawSesWebhook {
     #[serde(default, deserialize_with = "or_default")]
     pub topic_arns: Vec<String>,
 }
@@ -222,7 +222,7 @@ pub struct RawSesWebhook {
 /// `events.webhooks.sendgrid`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping with public_key_file")]
-pub struct RawSendgridWebhook {
+pub(super) struct RawSendgridWebhook {
     #[serde(default)]
     pub public_key_file: Option<String>,
 }
@@ -230,7 +230,7 @@ pub struct RawSendgridWebhook {
 /// `events.webhooks.mailgun`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping with signing_key_file")]
-pub struct RawMailgunWebhook {
+pub(super) struct RawMailgunWebhook {
     #[serde(default)]
     pub signing_key_file: Option<String>,
 }
@@ -241,7 +241,7 @@ pub struct RawMailgunWebhook {
     deny_unknown_fields,
     expecting = "a mapping with username and password_file"
 )]
-pub struct RawPostmarkWebhook {
+pub(super) struct RawPostmarkWebhook {
     pub username: String,
     #[serde(default)]
     pub password_file: Option<String>,
@@ -250,7 +250,7 @@ pub struct RawPostmarkWebhook {
 /// `events.postfix_log`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping with a path")]
-pub struct RawPostfixLog {
+pub(super) struct RawPostfixLog {
     pub path: String,
 }
 

@@ -124,10 +124,11 @@ async fn fixture(events_yaml: &str, setup: impl FnOnce(&Path), sns: Verifier) ->
     let config = load_str(&yaml, "test.yaml").unwrap_or_else(|e| panic!("{e}"));
     let store = Arc::new(SqliteStore::open(&db).unwrap());
     let metrics = Arc::new(Metrics::new().unwrap());
+    let results = Arc::new(senderscope::results::Results::new(store, &config));
     let (_tx, config) = watch::channel(Arc::new(config));
     let (reload, _rx) = mpsc::channel(1);
     let status = ReloadStatus::new(metrics.config_last_reload_successful.clone());
-    let state = AppState::new(config, store, metrics, reload, status);
+    let state = AppState::new(config, results, metrics, reload, status);
     let events = EventsState::with_parts(&state, Arc::new(LazyEventStore::new(&db)), sns);
     let app = senderscope::http::webhooks::router(events.clone())
         .merge(senderscope::http::events::router(events))
