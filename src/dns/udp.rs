@@ -187,9 +187,12 @@ impl Channel {
         })
     }
 
+    /// Not full, not failed, and still read: a reader ends with the runtime it was spawned on, and a
+    /// resolver may outlive one runtime (tests, `block_on` in benches) and serve the next.
     fn usable(&self) -> bool {
         self.used.load(Ordering::Relaxed) < QUERIES_PER_SOCKET
             && !self.shared.broken.load(Ordering::Relaxed)
+            && !self.reader.is_finished()
     }
 
     /// A fresh random id no pending query on this socket holds, and the receiver of its reply.
