@@ -90,7 +90,8 @@ pub(crate) enum Reading {
 }
 
 /// Read an accepted reply to `question`. Only records on the CNAME chain from the question's name
-/// count: anything else in the answer section is ignored, not believed (RFC 2181 §5.4.1).
+/// count: anything else in the answer section is not believed (RFC 2181 §5.4.1); an answer holding
+/// records of the asked type for other names only is a failure, never "no such record".
 pub(crate) fn read(reply: &Message, question: &Question) -> Reading {
     match reply.metadata.response_code {
         ResponseCode::NoError => {}
@@ -148,6 +149,18 @@ pub(crate) fn read(reply: &Message, question: &Question) -> Reading {
     }
     if items.is_empty() {
         if chain.is_empty() {
+            // Records of the asked type, all for other names: a broken or lying server, not NODATA.
+            if let Some(other) = reply
+                .answers
+                .iter()
+                .find(|r| r.record_type() == wanted && !same_name(&r.name, &question.name))
+            {
+                return failed(LookupError::Other(format!(
+                    "the answer for {} holds records for another name ({})",
+                    name_text(&question.name),
+                    name_text(&other.name)
+                )));
+            }
             return Reading::Done(negative(reply, Answer::NoData));
         }
         return Reading::Alias {
@@ -288,6 +301,15 @@ mod tests {
         assert_eq!(r.items, vec![Rdata::A(Ipv4Addr::new(192, 0, 2, 1))]);
         assert_eq!(r.aliases, vec!["host.example".to_owned()]);
         assert_eq!(r.ttl, 60);
+        // Only records for another name: a failure, not NODATA.
+        let q = question("www.example", RecordKind::A);
+        let answers = vec![Record::from_rdata(
+            name("bank.example"),
+            60,
+            RData::A(A(Ipv4Addr::new(203, 0, 113, 6))),
+        )];
+        let reply = reply_to(&bytes, answers, ResponseCode::NoError).unwrap();
+        assert!(matches!(read(&reply, &q), Reading::Done(Fetched { result: Err(LookupError::Other(m)), .. }) if m.contains("another name (bank.example)")));
     }
 
     #[test]
