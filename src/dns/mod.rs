@@ -17,10 +17,10 @@ mod answer;
 mod cache;
 mod resolve;
 mod tcp;
-mod udp;
-mod wire;
 #[doc(hidden)]
 pub mod testing;
+mod udp;
+mod wire;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroUsize;

@@ -159,7 +159,9 @@ async fn nsd_answers_through_the_socket_pool_with_tcp_for_long_records() {
         text.push_str(&format!("h{n} A 10.1.{}.{}\n", n / 256, n % 256));
     }
     // Eight 255-byte strings: over the 1232 bytes advertised, so truncated over UDP.
-    let long: Vec<String> = (0..8).map(|i| format!("\"{}\"", char::from(b'a' + i).to_string().repeat(255))).collect();
+    let long: Vec<String> = (0..8)
+        .map(|i| format!("\"{}\"", char::from(b'a' + i).to_string().repeat(255)))
+        .collect();
     text.push_str(&format!("long TXT {}\n", long.join(" ")));
     text.push_str("alias CNAME h7\n");
     let file = dir.path().join(format!("{zone}.zone"));

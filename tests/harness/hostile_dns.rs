@@ -156,10 +156,7 @@ async fn serve_udp(socket: Arc<UdpSocket>, other: Arc<UdpSocket>) {
             "wrongq" => {
                 let other_name = Name::from_ascii(format!("ok-{}.{ZONE}.", n.wrapping_add(1)))
                     .expect("a valid name");
-                out.push(decoy(
-                    id,
-                    Query::query(other_name, RecordType::A),
-                ));
+                out.push(decoy(id, Query::query(other_name, RecordType::A)));
                 let mut as_txt = question.clone();
                 as_txt.set_query_type(RecordType::TXT);
                 out.push(reply(
@@ -186,7 +183,13 @@ async fn serve_udp(socket: Arc<UdpSocket>, other: Arc<UdpSocket>) {
                 let mut g = junk(200);
                 g[..2].copy_from_slice(&id.to_be_bytes());
                 out.push(g);
-                out.push(id.to_be_bytes().iter().chain(&[0x81, 0x80, 0]).copied().collect());
+                out.push(
+                    id.to_be_bytes()
+                        .iter()
+                        .chain(&[0x81, 0x80, 0])
+                        .copied()
+                        .collect(),
+                );
                 out.push(right);
             }
             "oversized" => {
@@ -196,7 +199,10 @@ async fn serve_udp(socket: Arc<UdpSocket>, other: Arc<UdpSocket>) {
                     m.add_additional(Record::from_rdata(
                         name.clone(),
                         60,
-                        RData::TXT(TXT::new(vec![format!("padding {hi}.{lo} {}", "x".repeat(40))])),
+                        RData::TXT(TXT::new(vec![format!(
+                            "padding {hi}.{lo} {}",
+                            "x".repeat(40)
+                        )])),
                     ));
                 }
                 out.push(m.to_vec().expect("encode"));

@@ -127,7 +127,10 @@ async fn findings_say_what_and_where_against_nsd() {
          and never read what follows (RFC 7208 §5.1), so those senders are not authorized. Move the terms before \
          `-all`, or delete them."
     );
-    assert_eq!(finding.detail["terms"], serde_json::json!(["ip4:198.51.100.0/24"]));
+    assert_eq!(
+        finding.detail["terms"],
+        serde_json::json!(["ip4:198.51.100.0/24"])
+    );
 
     let missing = check(&lookups, "missing.spf.test", &[]).await;
     assert!(

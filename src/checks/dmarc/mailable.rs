@@ -47,11 +47,11 @@ pub(crate) struct Undeliverable {
 /// may be fine, and other findings already cover a broken resolver.
 pub(crate) async fn undeliverable(dns: &Lookups, record: &DmarcRecord) -> Vec<Undeliverable> {
     let mut hosts: Vec<(String, Vec<String>)> = Vec::new();
-    let mailto = record
-        .rua
-        .iter()
-        .chain(&record.ruf)
-        .filter(|u| u.uri.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("mailto:")));
+    let mailto = record.rua.iter().chain(&record.ruf).filter(|u| {
+        u.uri
+            .get(..7)
+            .is_some_and(|s| s.eq_ignore_ascii_case("mailto:"))
+    });
     for uri in mailto {
         match hosts.iter_mut().find(|(h, _)| *h == uri.host) {
             Some((_, uris)) => uris.push(uri.uri.clone()),
