@@ -274,10 +274,10 @@ fn deliver(shared: &Shared, datagram: &[u8], from: SocketAddr) -> bool {
     }
     let id = u16::from_be_bytes([datagram[0], datagram[1]]);
     // Cheap checks first: a flood of stray datagrams is not decoded.
-    if !lock(&shared.pending)
+    if lock(&shared.pending)
         .by_id
         .get(&id)
-        .is_some_and(|w| w.server == from)
+        .is_none_or(|w| w.server != from)
     {
         return false;
     }
