@@ -111,10 +111,10 @@ if kind == "senderscope":
     doc = json.load(open(path))
     for ip in doc["ips"]:
         for l in ip.get("listings") or []:
-            if l["state"] == "listed":
+            if l["listed"] is True:
                 found.add(f'{ip["ip"]} {l["zone"]}')
-            elif l["state"] != "not_listed":
-                sys.exit(f'{ip["ip"]} on {l["zone"]}: {l["state"]}')
+            elif l["listed"] is None:
+                sys.exit(f'{ip["ip"]} on {l["zone"]}: {l.get("state")} {l.get("error", "")}')
 else:
     found = {line.strip() for line in open(path) if line.strip()}
 want = {line.strip() for line in open(expected) if line.strip()}
