@@ -3,7 +3,8 @@
 //! NODATA, SERVFAIL, REFUSED and timeouts apart.
 //!
 //! Messages are hickory-proto's; the transport is ours: a few long-lived UDP sockets shared by all
-//! queries, TCP when an answer is truncated (README, "Dependency notes", says why not hickory-resolver's).
+//! queries, TCP when an answer is truncated (the README's "Dependency notes" say why not
+//! hickory-resolver's).
 //! No hickory type leaves this module (hickory 0.27 is expected to break its API).
 //!
 //! - [`Resolver`]: built once from [`DnsSettings`]; owns the sockets, the concurrency limit and query
