@@ -15,10 +15,13 @@
 //!   `tcp`: the truncation fallback; `wire`: queries encoded, replies matched and read.
 
 mod answer;
+#[allow(unreachable_pub)] // shared within `dns` only; narrowed with the DNS transport work
 mod cache;
+#[allow(unreachable_pub)] // shared within `dns` only; narrowed with the DNS transport work
 mod resolve;
 mod tcp;
 #[doc(hidden)]
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod udp;
 mod wire;
