@@ -79,7 +79,7 @@ struct SlotState {
 impl UdpPool {
     /// Send `query` (already encoded with `id`) to `server` and wait up to `timeout` for the reply
     /// that answers `question`.
-    pub async fn exchange(
+    pub(crate) async fn exchange(
         &self,
         server: SocketAddr,
         question: &Question,

@@ -29,7 +29,7 @@ pub(crate) struct Question {
 
 impl Question {
     /// The record type on the wire.
-    pub fn record_type(&self) -> RecordType {
+    pub(crate) fn record_type(&self) -> RecordType {
         match self.kind {
             RecordKind::Txt => RecordType::TXT,
             RecordKind::A => RecordType::A,
@@ -41,7 +41,7 @@ impl Question {
     }
 
     /// The query message with id `id`: recursion desired, EDNS(0) with [`EDNS_PAYLOAD`].
-    pub fn encode(&self, id: u16) -> Result<Vec<u8>, LookupError> {
+    pub(crate) fn encode(&self, id: u16) -> Result<Vec<u8>, LookupError> {
         let mut message = Message::new(id, MessageType::Query, OpCode::Query);
         message.metadata.recursion_desired = true;
         let mut query = Query::query(self.name.clone(), self.record_type());
@@ -58,7 +58,7 @@ impl Question {
     /// Whether `reply` answers this question: a response to a standard query whose one question is
     /// this name (any case, RFC 4343), type and class IN. The id and the sender are checked by the
     /// transport before the message is even decoded.
-    pub fn is_answered_by(&self, reply: &Message) -> bool {
+    pub(crate) fn is_answered_by(&self, reply: &Message) -> bool {
         reply.metadata.message_type == MessageType::Response
             && reply.metadata.op_code == OpCode::Query
             && matches!(reply.queries.as_slice(), [q]

@@ -20,7 +20,7 @@ pub(crate) enum Unreachable {
 
 impl Unreachable {
     /// Why, as a sentence fragment after the domain's name.
-    pub fn why(&self) -> &'static str {
+    pub(crate) fn why(&self) -> &'static str {
         match self {
             Unreachable::NoDomain => "does not exist (NXDOMAIN)",
             Unreachable::NullMx => "publishes a null MX (RFC 7505): it accepts no mail",
