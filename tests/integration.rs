@@ -8,6 +8,7 @@
 mod blocklists;
 mod config;
 mod daemon;
+mod dns;
 mod golden;
 // Not every suite uses every starter method.
 #[allow(dead_code)]

@@ -119,6 +119,10 @@ impl RoundReport {
     /// ended listings are still shown.
     pub fn new(round: Round, zones: &[Zone], history: &History, now: i64) -> RoundReport {
         let shown_after = now.saturating_sub(ENDED_SHOWN.as_secs() as i64);
+        // Looked up once per listing: by name in a map, not by a scan of every zone.
+        let zone_of: HashMap<&str, &Zone> = zones.iter().map(|z| (z.zone(), z)).collect();
+        let health_of: HashMap<&str, &ZoneHealth> =
+            round.zones.iter().map(|h| (h.zone.as_str(), h)).collect();
         let targets: Vec<TargetReport> = round
             .targets
             .into_iter()
@@ -126,13 +130,11 @@ impl RoundReport {
                 let name = t.target.to_string();
                 let mut findings = Vec::new();
                 for l in &t.listings {
-                    let Some(zone) = zones.iter().find(|z| z.zone() == l.zone) else {
+                    let Some(zone) = zone_of.get(l.zone.as_str()).copied() else {
                         continue;
                     };
-                    let health = round
-                        .zones
-                        .iter()
-                        .find(|h| h.zone == l.zone)
+                    let health = health_of
+                        .get(l.zone.as_str())
                         .and_then(|h| h.family(t.target.family()));
                     let since = history.since(&name, &l.zone);
                     if let Some(f) = target_finding(&t.target, zone, l, health, since) {
@@ -175,6 +177,12 @@ impl RoundReport {
     /// The results of `target`, if it was in the round.
     pub fn target(&self, target: &Target) -> Option<&TargetReport> {
         self.targets.iter().find(|t| &t.target == target)
+    }
+
+    /// Every target's results by target: for looking up many, where [`RoundReport::target`] on each
+    /// would scan the round once per target.
+    pub fn by_target(&self) -> HashMap<&Target, &TargetReport> {
+        self.targets.iter().map(|t| (&t.target, t)).collect()
     }
 
     /// What the daemon stores: one [`CHECK`] report per target and the zone-level report

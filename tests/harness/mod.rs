@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod daemon;
+pub mod hostile_dns;
 pub mod https;
 pub mod nsd;
 pub mod rbldnsd;

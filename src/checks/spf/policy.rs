@@ -1,6 +1,6 @@
 //! Findings about the record as a policy: the lookup and void-lookup limits over the whole tree (with the
 //! heaviest branches named), and how the record ends for senders nothing matched (`+all`, `?all`, no
-//! `all`, or an include that passes everyone).
+//! `all`, or an include that passes everyone), and terms after `all` that nobody reads.
 
 use serde_json::json;
 
@@ -201,4 +201,36 @@ pub(super) fn ending_findings(domain: &str, root: &Node) -> Vec<Finding> {
         );
     }
     findings
+}
+
+/// The domain's own record has terms after `all` (see [`super::record::Record::ignored_after_all`]): usually an
+/// include or address added at the end of the record, which then authorizes nothing.
+pub(super) fn after_all_findings(domain: &str, root: &Node) -> Vec<Finding> {
+    let Some(record) = root.parsed.as_ref() else {
+        return Vec::new();
+    };
+    let ignored = record.ignored_after_all();
+    let Some((all, _)) = record.all() else {
+        return Vec::new();
+    };
+    if ignored.is_empty() {
+        return Vec::new();
+    }
+    let terms: Vec<&str> = ignored.iter().map(|t| t.text.as_str()).collect();
+    let shown = terms
+        .iter()
+        .map(|t| format!("`{t}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    vec![
+        Finding::new(
+            FindingCode::SpfTermsAfterAll,
+            Severity::Warning,
+            format!(
+                "The record of {domain} has {shown} after `{all}`: receivers stop at `all` and never read what follows \
+                 (RFC 7208 §5.1), so those senders are not authorized. Move the terms before `{all}`, or delete them."
+            ),
+        )
+        .with_detail(json!({ "terms": terms, "all": all.text })),
+    ]
 }

@@ -85,6 +85,7 @@ pub(super) fn outcome(domain: &str, tree: &Walk, verdicts: &[(IpAddr, Verdict)])
     if root.status == NodeStatus::Ok {
         findings.extend(policy::limit_findings(domain, root));
         findings.extend(policy::ending_findings(domain, root));
+        findings.extend(policy::after_all_findings(domain, root));
     }
     findings.extend(
         verdicts

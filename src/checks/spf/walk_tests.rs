@@ -433,13 +433,15 @@ async fn a_hostile_fan_out_tree_is_walked_within_a_fixed_budget() {
         .iter()
         .find(|f| f.code == FindingCode::SpfTooManyLookups)
         .unwrap();
-    assert!(
-        too_many
-            .message
-            .starts_with("SPF needs at least 192 DNS lookups"),
-        "{}",
-        too_many.message
-    );
+    // Which records the budget reaches depends on the order answers arrive in; the count is more
+    // than 10 and at most the three includes of each of the 64 records walked.
+    let seen: u32 = too_many
+        .message
+        .strip_prefix("SPF needs at least ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{}", too_many.message));
+    assert!((11..=192).contains(&seen), "{}", too_many.message);
     // The evaluator stops at the 11th DNS-querying term.
     let ip_finding = outcome
         .findings
