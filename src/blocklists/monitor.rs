@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::report::{ended_finding, target_finding};
+use super::report::{ended_finding, not_checked_finding, target_finding};
 use super::{Listing, Round, Target, Targets, Zone, ZoneHealth, ZoneListing, select};
 use crate::config::Config;
 use crate::findings::{CheckReport, Finding, FindingCode, Severity, worst};
@@ -144,6 +144,9 @@ impl RoundReport {
                     {
                         findings.push(ended_finding(ended));
                     }
+                }
+                if t.listings.is_empty() {
+                    findings.push(not_checked_finding(&t.target, zones));
                 }
                 TargetReport {
                     status: worst(&findings).max(t.status),

@@ -145,3 +145,131 @@ pub(crate) enum Rdata {
     /// PTR or CNAME target: a name.
     Name(String),
 }
+
+/// CNAMEs followed at most in one answer. RFC 1034 §3.6.2 has chains followed but sets no bound;
+/// resolvers stop around 8–16, and a longer chain is a broken or hostile zone.
+pub(crate) const MAX_CNAME_CHAIN: usize = 8;
+
+/// One record of an answer section: its owner name (normalized) and either an alias or data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Served {
+    /// `owner CNAME target`.
+    Alias { owner: String, target: String },
+    /// Any other record.
+    Data { owner: String, data: Rdata },
+}
+
+/// Read an answer section for `qname`: follow the CNAME chain from `qname` and keep the data at its
+/// end. A CNAME loop, a chain past [`MAX_CNAME_CHAIN`] and an answer holding only records for names
+/// outside the chain are failures (the server is broken or lying), never "no such record".
+pub(crate) fn follow_chain(
+    qname: &str,
+    served: Vec<Served>,
+) -> Result<(Vec<Rdata>, Vec<String>), LookupError> {
+    let mut name = qname.to_owned();
+    let mut chain: Vec<String> = Vec::new();
+    loop {
+        let next = served.iter().find_map(|s| match s {
+            Served::Alias { owner, target } if *owner == name => Some(target.clone()),
+            _ => None,
+        });
+        let Some(target) = next else { break };
+        if target == qname || chain.contains(&target) {
+            let mut path = vec![qname.to_owned()];
+            path.extend(chain.iter().cloned());
+            path.push(target);
+            return Err(LookupError::Other(format!(
+                "CNAME loop ({})",
+                path.join(" → ")
+            )));
+        }
+        chain.push(target.clone());
+        if chain.len() > MAX_CNAME_CHAIN {
+            return Err(LookupError::Other(format!(
+                "CNAME chain from {qname} longer than {MAX_CNAME_CHAIN}"
+            )));
+        }
+        name = target;
+    }
+    let mut items = Vec::new();
+    let mut foreign: Option<String> = None;
+    for s in served {
+        match s {
+            Served::Data { owner, data } if owner == name => items.push(data),
+            Served::Data { owner, .. } => {
+                foreign.get_or_insert(owner);
+            }
+            Served::Alias { .. } => {}
+        }
+    }
+    match foreign {
+        Some(other) if items.is_empty() => Err(LookupError::Other(format!(
+            "the answer for {name} holds records for another name ({other})"
+        ))),
+        _ => Ok((items, chain)),
+    }
+}
+
+#[cfg(test)]
+mod chain_tests {
+    use super::*;
+
+    fn alias(owner: &str, target: &str) -> Served {
+        Served::Alias {
+            owner: owner.into(),
+            target: target.into(),
+        }
+    }
+
+    fn txt(owner: &str) -> Served {
+        Served::Data {
+            owner: owner.into(),
+            data: Rdata::Txt(Txt {
+                strings: vec![b"v=spf1 -all".to_vec()],
+            }),
+        }
+    }
+
+    #[test]
+    fn a_chain_is_followed_to_its_data() {
+        let (items, chain) =
+            follow_chain("a.test", vec![alias("a.test", "b.test"), txt("b.test")]).unwrap();
+        assert_eq!(items.len(), 1);
+        assert_eq!(chain, ["b.test"]);
+    }
+
+    #[test]
+    fn a_cname_loop_is_a_failure_not_nodata() {
+        let e = follow_chain(
+            "a.test",
+            vec![alias("a.test", "b.test"), alias("b.test", "a.test")],
+        )
+        .unwrap_err();
+        assert_eq!(e.to_string(), "DNS failure: CNAME loop (a.test → b.test → a.test)");
+    }
+
+    #[test]
+    fn a_chain_past_the_bound_is_a_failure() {
+        let served: Vec<Served> = (0..=MAX_CNAME_CHAIN)
+            .map(|i| alias(&format!("c{i}.test"), &format!("c{}.test", i + 1)))
+            .collect();
+        let e = follow_chain("c0.test", served).unwrap_err();
+        assert!(e.to_string().contains("longer than 8"), "{e}");
+    }
+
+    #[test]
+    fn records_for_another_name_are_a_failure() {
+        let e = follow_chain("a.test", vec![txt("evil.test")]).unwrap_err();
+        assert!(e.to_string().contains("another name (evil.test)"), "{e}");
+        // Alongside the right records, strays are ignored.
+        let (items, _) = follow_chain("a.test", vec![txt("evil.test"), txt("a.test")]).unwrap();
+        assert_eq!(items.len(), 1);
+    }
+
+    #[test]
+    fn a_chain_to_a_name_without_data_is_nodata() {
+        let (items, chain) = follow_chain("a.test", vec![alias("a.test", "b.test")]).unwrap();
+        assert!(items.is_empty());
+        assert_eq!(chain, ["b.test"]);
+    }
+}

@@ -16,6 +16,7 @@ use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use tokio::sync::Semaphore;
 
 use super::cache::{Fetched, RecordKind};
+use super::answer::{Served, follow_chain};
 use super::{Answer, DnsSettings, LookupError, Mx, Rdata, Records, Txt};
 
 /// The resolver could not be built from the settings (e.g. no usable resolv.conf).
@@ -100,19 +101,32 @@ impl Upstream {
         self.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
         match outcome {
             Ok(lookup) => {
-                let mut items = Vec::new();
-                let mut aliases = Vec::new();
+                let mut served = Vec::new();
                 let mut ttl = u32::MAX;
                 for record in lookup.answers() {
                     ttl = ttl.min(record.ttl);
-                    match (&record.data, kind) {
-                        (RData::CNAME(target), RecordKind::Cname) => {
-                            items.push(Rdata::Name(name_text(&target.0)))
-                        }
-                        (RData::CNAME(target), _) => aliases.push(name_text(&target.0)),
-                        (data, _) => items.extend(convert(data)),
-                    }
+                    let owner = name_text(&record.name);
+                    served.extend(match (&record.data, kind) {
+                        (RData::CNAME(target), RecordKind::Cname) => Some(Served::Data {
+                            owner,
+                            data: Rdata::Name(name_text(&target.0)),
+                        }),
+                        (RData::CNAME(target), _) => Some(Served::Alias {
+                            owner,
+                            target: name_text(&target.0),
+                        }),
+                        (data, _) => convert(data).map(|data| Served::Data { owner, data }),
+                    });
                 }
+                let (items, aliases) = match follow_chain(&key_of(name), served) {
+                    Ok(read) => read,
+                    Err(e) => {
+                        return Fetched {
+                            result: Err(e),
+                            ttl: Duration::ZERO,
+                        };
+                    }
+                };
                 let ttl = Duration::from_secs(u64::from(if ttl == u32::MAX { 0 } else { ttl }));
                 let result = if items.is_empty() {
                     Ok(Answer::NoData)
@@ -158,6 +172,11 @@ pub(crate) fn wire_name(name: &str) -> Option<Name> {
         return None;
     }
     Name::from_labels(name.split('.').map(str::as_bytes)).ok()
+}
+
+/// `name` as the chain is compared: normalized like [`name_text`].
+fn key_of(name: &str) -> String {
+    super::normalize(name)
 }
 
 /// The inverse of [`wire_name`]: labels joined by dots, unescaped, lower-case.

@@ -357,7 +357,7 @@ fn ip_entries<'a, C>(
                 domains,
                 status,
                 summary: summarize(status, &mine),
-                fcrdns: ptr.as_ref().map(|p| p.fcrdns),
+                fcrdns: ptr.as_ref().and_then(|p| p.fcrdns),
                 ptr: ptr.and_then(|p| p.ptr),
                 checks: mine.into_iter().map(view).collect(),
                 addresses: None,

@@ -243,7 +243,7 @@ async fn summaries_name_the_worst_findings_and_ips_show_ptr_and_fcrdns() {
     ptr.record = Some("mail.good.test".into());
     let ptr_facts = PtrFacts {
         ptr: Some("mail.good.test".into()),
-        fcrdns: true,
+        fcrdns: Some(true),
     };
     f.store
         .save_results(vec![

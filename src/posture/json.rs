@@ -91,8 +91,8 @@ pub struct IpJson<'a> {
     pub status: Severity,
     /// Its PTR name, or null.
     pub ptr: Option<&'a str>,
-    /// Whether the PTR name resolves back to the IP.
-    pub fcrdns: bool,
+    /// Whether the PTR name resolves back to the IP; null when a lookup failed.
+    pub fcrdns: Option<bool>,
     /// What was found (PTR, then blocklist listings with `--blocklist`).
     pub findings: Vec<&'a Finding>,
     /// Its answer on each IP list (with `--blocklist` only).

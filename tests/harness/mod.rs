@@ -1,6 +1,7 @@
 //! Typed starters for real servers on free loopback ports. Each waits until ready and stops on drop.
 
 pub mod daemon;
+pub mod dns_relay;
 pub mod https;
 pub mod nsd;
 pub mod rbldnsd;

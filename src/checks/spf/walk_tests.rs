@@ -400,6 +400,7 @@ fn strings_over_255_bytes_are_a_string_too_long_warning() {
             lookups: 0,
             void_lookups: 0,
             terms: Vec::new(),
+            terms_not_followed: 0,
             parsed: super::parse::parse(b"v=spf1 -all").into_result().ok(),
         },
         issues: vec![Issue::LongString {
