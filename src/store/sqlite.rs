@@ -106,6 +106,8 @@ pub struct SqliteStore {
     thread: Mutex<Option<JoinHandle<()>>>,
     readers: Arc<Mutex<Vec<Connection>>>,
     health: Health,
+    /// When `/readyz` last started a quick check of the file (see [`DEEP_CHECK_EVERY`]).
+    last_deep_check: Mutex<Option<std::time::Instant>>,
     /// Held (flock) as long as the store lives: one daemon per state file.
     _lock: std::fs::File,
 }
@@ -129,6 +131,11 @@ fn damage(error: &StoreError) -> Option<String> {
     };
     Some(why.to_owned())
 }
+
+/// How often a ping (`/readyz`) also runs SQLite's quick check, on a fresh connection so no cached
+/// page hides damage on disk. Damage in pages no write touches is otherwise never seen; the check
+/// reads the whole file, so it runs in the background and at most this often.
+const DEEP_CHECK_EVERY: Duration = Duration::from_secs(10);
 
 /// The reason given for a damaged file. Damage stays reported until restart: a commit that happens
 /// not to touch the damaged pages does not repair them.
@@ -233,6 +240,7 @@ impl SqliteStore {
             thread: Mutex::new(Some(thread)),
             readers: Arc::new(Mutex::new(Vec::new())),
             health,
+            last_deep_check: Mutex::new(Some(std::time::Instant::now())),
             _lock: lock,
         })
     }
@@ -240,6 +248,30 @@ impl SqliteStore {
     /// Where the database lives.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Start a quick check of the file in the background when [`DEEP_CHECK_EVERY`] has passed; a
+    /// damaged file marks the store unhealthy for the next ping.
+    fn deep_check_if_due(&self) {
+        {
+            let mut last = self
+                .last_deep_check
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if last.is_some_and(|at| at.elapsed() < DEEP_CHECK_EVERY) {
+                return;
+            }
+            *last = Some(std::time::Instant::now());
+        }
+        let (path, health) = (self.path.clone(), self.health.clone());
+        tokio::task::spawn_blocking(move || {
+            if let Err(StoreError::Damaged(problems)) =
+                open_reader(&path).and_then(|c| quick_check(&c))
+            {
+                tracing::error!(%problems, "SQLite's quick check finds the state database damaged");
+                set_health(&health, Some(DAMAGED.to_owned()));
+            }
+        });
     }
 
     /// The schema version of the database (for tests and diagnostics).
@@ -411,6 +443,7 @@ impl Store for SqliteStore {
             if let Some(why) = unhealthy {
                 return Err(StoreError::Unhealthy(why));
             }
+            self.deep_check_if_due();
             self.read(|c| {
                 c.query_row("SELECT 1", [], |_| Ok(()))
                     .map_err(db("pinging the state database"))
