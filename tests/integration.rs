@@ -5,6 +5,7 @@
 mod blocklists;
 mod config;
 mod daemon;
+mod harden;
 // Not every suite uses every starter method.
 #[allow(dead_code)]
 mod harness;

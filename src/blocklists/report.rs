@@ -288,7 +288,7 @@ pub(super) fn not_checked_finding(target: &Target, zones: &[Zone]) -> Finding {
         format!("{target} was not checked against any blocklist: no zone is configured.")
     } else {
         format!(
-            "{target} was not checked against any blocklist: none of the configured zones ({}) lists {kind}. Add a zone that does (blocklists.zones), or know that its blocklist state is unknown.",
+            "{target} was not checked against any blocklist: none of the configured zones ({}) lists {kind}. Add a zone that does (blocklists.enable or blocklists.extra), or know that its blocklist state is unknown.",
             configured.join(", ")
         )
     };

@@ -16,7 +16,7 @@ use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use tokio::sync::Semaphore;
 
 use super::cache::{Fetched, RecordKind};
-use super::answer::{Served, follow_chain};
+use super::answer::{MAX_CNAME_CHAIN, Served, follow_chain};
 use super::{Answer, DnsSettings, LookupError, Mx, Rdata, Records, Txt};
 
 /// The resolver could not be built from the settings (e.g. no usable resolv.conf).
@@ -139,8 +139,57 @@ impl Upstream {
                 };
                 Fetched { result, ttl }
             }
-            Err(e) => classify(e),
+            Err(e) => {
+                // hickory follows CNAMEs itself and reports a loop, or a chain it gave up on, as "no
+                // records" with the chain dropped. An authoritative NODATA carries the zone's SOA
+                // (RFC 2308 §2.2); without one, ask for the CNAMEs and judge the chain ourselves.
+                let unexplained = matches!(&e, NetError::Dns(DnsError::NoRecordsFound(no))
+                    if no.response_code == ResponseCode::NoError && no.soa.is_none());
+                let fetched = classify(e);
+                if unexplained
+                    && kind != RecordKind::Cname
+                    && let Err(broken) = self.cname_chain(name).await
+                {
+                    return Fetched {
+                        result: Err(broken),
+                        ttl: Duration::ZERO,
+                    };
+                }
+                fetched
+            }
         }
+    }
+
+    /// Follow the CNAMEs from `name` one CNAME query at a time (at most one past the bound) and judge
+    /// the chain: a loop or an overlong chain is a failure.
+    async fn cname_chain(&self, name: &str) -> Result<(), LookupError> {
+        let mut served = Vec::new();
+        let mut current = key_of(name);
+        for _ in 0..=MAX_CNAME_CHAIN {
+            let Some(fqdn) = wire_name(&current) else { break };
+            self.stats.sent.fetch_add(1, Ordering::Relaxed);
+            let Ok(lookup) = self.hickory.lookup(fqdn, RecordType::CNAME).await else {
+                break;
+            };
+            let target = lookup.answers().iter().find_map(|r| match &r.data {
+                RData::CNAME(t) if name_text(&r.name) == current => Some(name_text(&t.0)),
+                _ => None,
+            });
+            let Some(target) = target else { break };
+            let looped = target == key_of(name)
+                || served
+                    .iter()
+                    .any(|s| matches!(s, Served::Alias { owner, .. } if *owner == target));
+            served.push(Served::Alias {
+                owner: current,
+                target: target.clone(),
+            });
+            if looped {
+                break;
+            }
+            current = target;
+        }
+        follow_chain(&key_of(name), served).map(|_| ())
     }
 }
 

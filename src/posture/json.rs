@@ -117,7 +117,11 @@ impl<'a> PostureJson<'a> {
             round
                 .targets
                 .iter()
-                .find(|t| t.target.to_string() == name && !t.listings.is_empty())
+                // A target no zone could check has no listings but says so in a finding.
+                .find(|t| {
+                    t.target.to_string() == name
+                        && !(t.listings.is_empty() && t.findings.is_empty())
+                })
         };
         for d in &mut self.domains {
             if let Some(t) = of(d.domain) {

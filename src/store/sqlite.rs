@@ -108,8 +108,8 @@ pub struct SqliteStore {
     health: Health,
     /// When `/readyz` last started a quick check of the file (see [`DEEP_CHECK_EVERY`]).
     last_deep_check: Mutex<Option<std::time::Instant>>,
-    /// Held (flock) as long as the store lives: one daemon per state file.
-    _lock: std::fs::File,
+    /// Held (flock) until the store is closed: one daemon per state file.
+    lock: Mutex<Option<std::fs::File>>,
 }
 
 /// What an error says about the database itself (damage, a full disk, I/O), for readiness; `None`
@@ -241,7 +241,7 @@ impl SqliteStore {
             readers: Arc::new(Mutex::new(Vec::new())),
             health,
             last_deep_check: Mutex::new(Some(std::time::Instant::now())),
-            _lock: lock,
+            lock: Mutex::new(Some(lock)),
         })
     }
 
@@ -572,6 +572,11 @@ impl Store for SqliteStore {
                     .map_err(|e| StoreError::db("joining the store writer", e))?
                     .map_err(|_| StoreError::Closed)?;
             }
+            // The writer is gone: another process may have the file now.
+            self.lock
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
             Ok(())
         })
     }

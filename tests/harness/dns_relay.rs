@@ -1,8 +1,5 @@
-//! DNS test servers of our own on loopback, for what nsd cannot show:
-//!
-//! - [`CountingRelay`]: forwards UDP and TCP queries to a real server (nsd) and counts them, so a test
-//!   asserts how many queries a check sent, measured at the server side.
-//! - [`Hostile`]: answers every query with a record owned by another name (a broken or lying server).
+//! [`CountingRelay`]: forwards UDP and TCP queries to a real server (nsd) and counts them, so a test
+//! asserts how many queries a check sent, measured at the server side.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -132,75 +129,4 @@ fn relay_tcp(
             let _ = c_write.shutdown(Shutdown::Both);
         });
     }
-}
-
-/// A UDP server that answers every query with one TXT record owned by `evil.test`, whatever was asked.
-pub struct Hostile {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-}
-
-impl Hostile {
-    /// Start on a free loopback port.
-    pub fn start() -> Hostile {
-        let addr = loopback(free_port());
-        let socket = UdpSocket::bind(addr).expect("bind hostile UDP");
-        socket
-            .set_read_timeout(Some(Duration::from_millis(100)))
-            .expect("UDP timeout");
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopped = stop.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 512];
-            while !stopped.load(Ordering::SeqCst) {
-                let Ok((n, client)) = socket.recv_from(&mut buf) else {
-                    continue;
-                };
-                if let Some(answer) = foreign_answer(&buf[..n]) {
-                    let _ = socket.send_to(&answer, client);
-                }
-            }
-        });
-        Hostile { addr, stop }
-    }
-
-    /// Where it listens (UDP only).
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-}
-
-impl Drop for Hostile {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-    }
-}
-
-/// The reply to `query`: its question, and an answer `evil.test. 60 IN TXT "v=spf1 +all"`.
-fn foreign_answer(query: &[u8]) -> Option<Vec<u8>> {
-    if query.len() < 12 {
-        return None;
-    }
-    // The question: labels up to the root label, then QTYPE and QCLASS (RFC 1035 §4.1.2).
-    let mut end = 12;
-    while *query.get(end)? != 0 {
-        end += 1 + usize::from(query[end]);
-    }
-    let question = query.get(12..end + 5)?;
-    let mut out = Vec::with_capacity(128);
-    out.extend_from_slice(&query[..2]); // ID
-    out.extend_from_slice(&[0x81, 0x80]); // QR, RD, RA; NOERROR
-    out.extend_from_slice(&[0, 1, 0, 1, 0, 0, 0, 0]); // QD 1, AN 1
-    out.extend_from_slice(question);
-    for label in ["evil", "test"] {
-        out.push(label.len() as u8);
-        out.extend_from_slice(label.as_bytes());
-    }
-    out.push(0);
-    let text = b"v=spf1 +all";
-    out.extend_from_slice(&[0, 16, 0, 1, 0, 0, 0, 60]); // TXT IN, TTL 60
-    out.extend_from_slice(&((text.len() + 1) as u16).to_be_bytes());
-    out.push(text.len() as u8);
-    out.extend_from_slice(text);
-    Some(out)
 }

@@ -450,3 +450,92 @@ async fn a_hostile_fan_out_tree_is_walked_within_a_fixed_budget() {
     assert_eq!(ip_finding.detail["result"], "permerror");
     assert_eq!(ip_finding.detail["dns_lookups"], 10);
 }
+
+#[tokio::test]
+async fn terms_past_the_per_record_bound_are_counted_not_looked_up() {
+    use super::walk::TERMS_FOLLOWED;
+    let terms: Vec<String> = (0..100).map(|i| format!("a:h{i}.d.test")).collect();
+    let dns = zone(&format!(
+        "d.test TXT \"v=spf1 {} -all\"\nh0.d.test A 192.0.2.1",
+        terms.join(" ")
+    ))
+    .await;
+    let handle = lookups(&dns);
+    let w = walk(&handle, "d.test").await;
+    // Receivers count every term; the diagnosis looks up the first 32 (A and AAAA each) and the TXT.
+    assert_eq!(w.root.lookups, 100);
+    assert_eq!(w.root.terms.len(), TERMS_FOLLOWED);
+    assert_eq!(w.root.terms_not_followed, 100 - TERMS_FOLLOWED as u32);
+    assert_eq!(handle.count(), 1 + 2 * TERMS_FOLLOWED as u64);
+    let cut = w
+        .issues
+        .iter()
+        .find_map(|i| match i {
+            Issue::Cut { path, why } => Some((path.clone(), why.clone())),
+            _ => None,
+        })
+        .expect("the cut is reported");
+    assert_eq!(cut.0, ["d.test"]);
+    assert!(cut.1.contains("only the first 32 were looked up"), "{}", cut.1);
+    let outcome = check_of(&dns, "d.test", &[]).await;
+    let too_many = outcome
+        .findings
+        .iter()
+        .find(|f| f.code == FindingCode::SpfTooManyLookups)
+        .expect("too many lookups");
+    assert!(
+        too_many
+            .message
+            .starts_with("SPF needs at least 100 DNS lookups"),
+        "{}",
+        too_many.message
+    );
+    assert!(
+        too_many
+            .message
+            .contains("The diagnosis stopped walking the tree at d.test"),
+        "{}",
+        too_many.message
+    );
+}
+
+#[tokio::test]
+async fn the_query_budget_stops_a_fan_out_and_says_where() {
+    use super::walk::QUERY_BUDGET;
+    // 40 includes of 32 `mx:` terms, each target with 10 MX hosts: 40 × 32 × 21 queries unbounded.
+    let mut text = String::new();
+    let includes: Vec<String> = (0..40).map(|i| format!("include:i{i}.d.test")).collect();
+    text += &format!("d.test TXT \"v=spf1 {} -all\"\n", includes.join(" "));
+    for i in 0..40 {
+        let terms: Vec<String> = (0..32).map(|j| format!("mx:t{j}.i{i}.d.test")).collect();
+        text += &format!("i{i}.d.test TXT \"v=spf1 {} -all\"\n", terms.join(" "));
+        for j in 0..32 {
+            for h in 0..10 {
+                text += &format!("t{j}.i{i}.d.test MX {h} h{h}.d.test\n");
+            }
+        }
+    }
+    let dns = zone(&text).await;
+    let handle = lookups(&dns);
+    let w = walk(&handle, "d.test").await;
+    assert!(
+        handle.count() <= QUERY_BUDGET as u64,
+        "{} lookups asked",
+        handle.count()
+    );
+    assert_eq!(w.root.lookups, 40 + 40 * 32, "every term is still counted");
+    let cuts: Vec<&String> = w
+        .issues
+        .iter()
+        .filter_map(|i| match i {
+            Issue::Cut { why, .. } => Some(why),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(cuts.len(), 1, "the budget's cut is reported once: {cuts:?}");
+    assert!(cuts[0].contains("budget of 1000 DNS queries"), "{}", cuts[0]);
+    // The stored detail stays bounded whatever the tree.
+    let outcome = check_of(&dns, "d.test", &[]).await;
+    let bytes = serde_json::to_vec(&outcome.findings).unwrap().len();
+    assert!(bytes < 64 * 1024, "{bytes} bytes of findings");
+}
