@@ -154,9 +154,7 @@ pub async fn run(source: ConfigSource) -> Result<(), DaemonError> {
     ));
     let server = {
         let stop = shutdown.clone();
-        tokio::spawn(async move {
-            http::serve::serve(listener, app, limits, stop).await
-        })
+        tokio::spawn(async move { http::serve::serve(listener, app, limits, stop).await })
     };
 
     notify(&[

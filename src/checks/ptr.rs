@@ -228,7 +228,10 @@ mod tests {
             .unwrap();
         for ip in ["192.0.2.1", "2001:db8::1"] {
             let o = run(&dns, ip).await;
-            assert!(o.fcrdns == Some(true) && o.findings.is_empty(), "{ip}: {o:?}");
+            assert!(
+                o.fcrdns == Some(true) && o.findings.is_empty(),
+                "{ip}: {o:?}"
+            );
             assert_eq!(o.ptr.as_deref(), Some("mail.d.test"));
         }
     }

@@ -179,7 +179,10 @@ impl DomainName {
                     "{input:?} has an empty label or one longer than 63 bytes"
                 ));
             }
-            if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            if !label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            {
                 return Err(format!(
                     "{input:?} has characters other than letters, digits and '-' (write IDNs as xn--)"
                 ));

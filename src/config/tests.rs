@@ -354,7 +354,10 @@ fn a_utf8_byte_order_mark_is_accepted() {
 fn a_byte_order_mark_does_not_shift_positions() {
     let text = "\u{feff}domains:\n  - name: -bad-.test\n";
     let e = load_text(text, &PinnedEnv::default()).unwrap_err();
-    assert!(e.to_string().starts_with("c.yaml:2:11: domains[0].name:"), "{e}");
+    assert!(
+        e.to_string().starts_with("c.yaml:2:11: domains[0].name:"),
+        "{e}"
+    );
 }
 
 #[test]

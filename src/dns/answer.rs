@@ -245,7 +245,10 @@ mod chain_tests {
             vec![alias("a.test", "b.test"), alias("b.test", "a.test")],
         )
         .unwrap_err();
-        assert_eq!(e.to_string(), "DNS failure: CNAME loop (a.test → b.test → a.test)");
+        assert_eq!(
+            e.to_string(),
+            "DNS failure: CNAME loop (a.test → b.test → a.test)"
+        );
     }
 
     #[test]

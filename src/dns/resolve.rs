@@ -15,8 +15,8 @@ use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use tokio::sync::Semaphore;
 
-use super::cache::{Fetched, RecordKind};
 use super::answer::{MAX_CNAME_CHAIN, Served, follow_chain};
+use super::cache::{Fetched, RecordKind};
 use super::{Answer, DnsSettings, LookupError, Mx, Rdata, Records, Txt};
 
 /// The resolver could not be built from the settings (e.g. no usable resolv.conf).
@@ -166,7 +166,9 @@ impl Upstream {
         let mut served = Vec::new();
         let mut current = key_of(name);
         for _ in 0..=MAX_CNAME_CHAIN {
-            let Some(fqdn) = wire_name(&current) else { break };
+            let Some(fqdn) = wire_name(&current) else {
+                break;
+            };
             self.stats.sent.fetch_add(1, Ordering::Relaxed);
             let Ok(lookup) = self.hickory.lookup(fqdn, RecordType::CNAME).await else {
                 break;

@@ -119,7 +119,9 @@ fn damage(error: &StoreError) -> Option<String> {
     let StoreError::Database { source, .. } = error else {
         return None;
     };
-    let code = source.downcast_ref::<rusqlite::Error>()?.sqlite_error_code()?;
+    let code = source
+        .downcast_ref::<rusqlite::Error>()?
+        .sqlite_error_code()?;
     let why = match code {
         ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => DAMAGED,
         ErrorCode::DiskFull => "the disk is full",
@@ -139,7 +141,8 @@ const DEEP_CHECK_EVERY: Duration = Duration::from_secs(10);
 
 /// The reason given for a damaged file. Damage stays reported until restart: a commit that happens
 /// not to touch the damaged pages does not repair them.
-const DAMAGED: &str = "the database file is damaged; stop senderscope and follow the start-up message";
+const DAMAGED: &str =
+    "the database file is damaged; stop senderscope and follow the start-up message";
 
 fn set_health(health: &Health, state: Option<String>) {
     let mut h = health.lock().unwrap_or_else(PoisonError::into_inner);
@@ -148,7 +151,9 @@ fn set_health(health: &Health, state: Option<String>) {
     }
     if *h != state {
         match &state {
-            Some(why) => tracing::error!(reason = %why, "the state store is not healthy; /readyz reports it"),
+            Some(why) => {
+                tracing::error!(reason = %why, "the state store is not healthy; /readyz reports it")
+            }
             None => tracing::info!("the state store commits again"),
         }
         *h = state;
@@ -413,7 +418,10 @@ fn commit_batch(conn: &mut Connection, writes: Vec<Box<dyn Write>>, health: &Hea
             tracing::error!(error = %e, writes = answers.len(), "a batch of store writes was not committed");
             set_health(
                 health,
-                Some(damage(e).unwrap_or_else(|| "the last batch of writes was not committed".into())),
+                Some(
+                    damage(e)
+                        .unwrap_or_else(|| "the last batch of writes was not committed".into()),
+                ),
             );
         }
         Ok(()) => set_health(health, damaged),

@@ -73,7 +73,14 @@ async fn an_spf_fan_out_is_bounded_in_memory_output_and_queries() {
         let before = relay.queries();
         let out = Command::new("/usr/bin/time")
             .args(["-f", "peak_rss_kb=%M", env!("CARGO_BIN_EXE_senderscope")])
-            .args(["check", "--nameserver", &nameserver, "--format", "json", domain])
+            .args([
+                "check",
+                "--nameserver",
+                &nameserver,
+                "--format",
+                "json",
+                domain,
+            ])
             .output()
             .expect("run senderscope under /usr/bin/time (apt-get install time)");
         let sent = relay.queries() - before;
@@ -81,7 +88,11 @@ async fn an_spf_fan_out_is_bounded_in_memory_output_and_queries() {
         let stdout = String::from_utf8_lossy(&out.stdout);
         let rss = peak_rss(&stderr);
         assert!(rss < 100 << 20, "{domain}: peak RSS {rss} bytes");
-        assert!(stdout.len() < 1 << 20, "{domain}: {} bytes of JSON", stdout.len());
+        assert!(
+            stdout.len() < 1 << 20,
+            "{domain}: {} bytes of JSON",
+            stdout.len()
+        );
         assert!(sent < 2000, "{domain}: {sent} queries for one check");
         let report: serde_json::Value = serde_json::from_str(&stdout).expect("JSON report");
         let too_many = findings(&report, "spf")
@@ -103,7 +114,11 @@ async fn an_spf_fan_out_is_bounded_in_memory_output_and_queries() {
             !too_many["detail"]["cut"].as_array().unwrap().is_empty(),
             "{too_many}"
         );
-        eprintln!("{domain}: peak RSS {} KiB, {sent} queries, {} bytes of JSON", rss >> 10, stdout.len());
+        eprintln!(
+            "{domain}: peak RSS {} KiB, {sent} queries, {} bytes of JSON",
+            rss >> 10,
+            stdout.len()
+        );
     }
 }
 
@@ -130,17 +145,32 @@ async fn cname_loops_and_overlong_chains_are_lookup_failures_not_missing_records
     let nsd = Nsd::serve(&[cname_zone(dir.path()), Nsd::test_tld()]).await;
     let ns = nsd.addr().to_string();
     for domain in ["ring.loop.test", "chain.loop.test"] {
-        let report = senderscope(&["check", "--nameserver", &ns, "--format", "json", domain]).json();
+        let report =
+            senderscope(&["check", "--nameserver", &ns, "--format", "json", domain]).json();
         let spf = codes(&report, "spf");
-        assert!(spf.contains(&"spf.lookup_failed".to_owned()), "{domain}: {spf:?}");
-        assert!(!spf.contains(&"spf.missing".to_owned()), "{domain}: {spf:?}");
+        assert!(
+            spf.contains(&"spf.lookup_failed".to_owned()),
+            "{domain}: {spf:?}"
+        );
+        assert!(
+            !spf.contains(&"spf.missing".to_owned()),
+            "{domain}: {spf:?}"
+        );
     }
     // A chain within the bound is followed to its record.
-    let report =
-        senderscope(&["check", "--nameserver", &ns, "--format", "json", "short.loop.test"]).json();
+    let report = senderscope(&[
+        "check",
+        "--nameserver",
+        &ns,
+        "--format",
+        "json",
+        "short.loop.test",
+    ])
+    .json();
     let spf = codes(&report, "spf");
     assert!(
-        !spf.iter().any(|c| c == "spf.lookup_failed" || c == "spf.missing"),
+        !spf.iter()
+            .any(|c| c == "spf.lookup_failed" || c == "spf.missing"),
         "{spf:?}"
     );
 }

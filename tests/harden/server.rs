@@ -29,9 +29,7 @@ fn healthz(addr: SocketAddr) -> Duration {
 
 /// Whether the server has closed `stream` (EOF or reset), waiting at most `within`.
 fn closed_by_server(stream: &mut TcpStream, within: Duration) -> bool {
-    stream
-        .set_read_timeout(Some(within))
-        .expect("read timeout");
+    stream.set_read_timeout(Some(within)).expect("read timeout");
     let mut buf = [0u8; 256];
     loop {
         match stream.read(&mut buf) {
@@ -63,12 +61,18 @@ fn slow_and_idle_connections_are_closed_at_the_header_timeout_while_healthz_answ
         worst = worst.max(healthz(addr));
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(worst < Duration::from_millis(100), "/healthz took {worst:?} under the flood");
+    assert!(
+        worst < Duration::from_millis(100),
+        "/healthz took {worst:?} under the flood"
+    );
     // Every one is closed by the server within the header timeout (2 s) and a margin.
     let deadline = started + Duration::from_secs(6);
     for (i, s) in slow.iter_mut().enumerate() {
         let left = deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(10);
-        assert!(closed_by_server(s, left), "connection {i} still open after 6 s");
+        assert!(
+            closed_by_server(s, left),
+            "connection {i} still open after 6 s"
+        );
     }
     assert!(healthz(addr) < Duration::from_millis(100));
 }

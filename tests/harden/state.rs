@@ -18,7 +18,10 @@ fn config(dir: &Path, domains: &[&str]) -> (TestConfig, std::path::PathBuf) {
 /// Overwrite the database from its second page on with garbage (the first page, the header, stays).
 fn damage(db: &Path) {
     let len = std::fs::metadata(db).unwrap().len();
-    assert!(len > 8192, "the database is too small to damage: {len} bytes");
+    assert!(
+        len > 8192,
+        "the database is too small to damage: {len} bytes"
+    );
     let mut f = std::fs::OpenOptions::new().write(true).open(db).unwrap();
     f.seek(SeekFrom::Start(4096)).unwrap();
     let garbage: Vec<u8> = (0..len - 4096).map(|i| (i * 7 + 13) as u8).collect();

@@ -38,7 +38,13 @@ async fn ipv4_and_ipv6_ptr_conditions_on_nsd() {
     let nsd = Nsd::serve(&Nsd::fixtures(&ZONES)).await;
     let s = nsd.settings();
     let cases: [Case; 9] = [
-        ("192.0.2.10", Some("mail.hosts.ptr.test"), Some(true), vec![], ""),
+        (
+            "192.0.2.10",
+            Some("mail.hosts.ptr.test"),
+            Some(true),
+            vec![],
+            "",
+        ),
         (
             "192.0.2.11",
             None,

@@ -302,7 +302,10 @@ fn pruned(node: &Node, levels: usize) -> Node {
         let mut t = term.clone_shallow();
         if let Some(child) = term.node.as_deref() {
             if levels == 0 {
-                t.note = Some(format!("record of {} left out of this detail", child.domain));
+                t.note = Some(format!(
+                    "record of {} left out of this detail",
+                    child.domain
+                ));
             } else {
                 t.node = Some(Box::new(pruned(child, levels - 1)));
             }

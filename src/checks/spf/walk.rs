@@ -323,21 +323,19 @@ impl Walker<'_> {
                     cost.note = Some(format!("{target} has no A or AAAA records"));
                 }
             }
-            (None, Some(Mechanism::Exists(_))) => {
-                match self.a(&target, path, &mut issues).await {
-                    None => cost.note = Some(not_looked_up()),
-                    Some(Ok(a)) if a.is_void() => {
-                        cost.void_lookups += 1;
-                        cost.note = Some(format!("{target} has no A record"));
-                    }
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => issues.push(Issue::LookupFailed {
-                        path: path.to_vec(),
-                        what: format!("A {target}"),
-                        error: e,
-                    }),
+            (None, Some(Mechanism::Exists(_))) => match self.a(&target, path, &mut issues).await {
+                None => cost.note = Some(not_looked_up()),
+                Some(Ok(a)) if a.is_void() => {
+                    cost.void_lookups += 1;
+                    cost.note = Some(format!("{target} has no A record"));
                 }
-            }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => issues.push(Issue::LookupFailed {
+                    path: path.to_vec(),
+                    what: format!("A {target}"),
+                    error: e,
+                }),
+            },
             (None, Some(Mechanism::Mx { .. })) => {
                 self.mx(&target, term.text.as_str(), path, &mut cost, &mut issues)
                     .await;
@@ -473,7 +471,12 @@ impl Walker<'_> {
     }
 
     /// TXT at `name` within the budget (`None`: not asked).
-    async fn txt(&self, name: &str, path: &[String], issues: &mut Vec<Issue>) -> Option<Lookup<Txt>> {
+    async fn txt(
+        &self,
+        name: &str,
+        path: &[String],
+        issues: &mut Vec<Issue>,
+    ) -> Option<Lookup<Txt>> {
         if !self.spend(1, path, issues) {
             return None;
         }
@@ -494,7 +497,12 @@ impl Walker<'_> {
     }
 
     /// MX at `name` within the budget (`None`: not asked).
-    async fn mx_lookup(&self, name: &str, path: &[String], issues: &mut Vec<Issue>) -> Option<Lookup<Mx>> {
+    async fn mx_lookup(
+        &self,
+        name: &str,
+        path: &[String],
+        issues: &mut Vec<Issue>,
+    ) -> Option<Lookup<Mx>> {
         if !self.spend(1, path, issues) {
             return None;
         }
@@ -522,10 +530,7 @@ fn split_followed(record: &Record) -> (Vec<&Term>, u32) {
     let mut left_over = 0u32;
     for term in &record.terms {
         let (querying, redirect) = match &term.kind {
-            TermKind::Directive { mechanism, .. } => (
-                mechanism.costs_lookup(),
-                false,
-            ),
+            TermKind::Directive { mechanism, .. } => (mechanism.costs_lookup(), false),
             TermKind::Modifier(Modifier::Redirect(_)) => (true, true),
             TermKind::Modifier(_) => (false, false),
         };

@@ -454,10 +454,10 @@ async fn a_hostile_fan_out_tree_is_walked_within_a_fixed_budget() {
 #[tokio::test]
 async fn terms_past_the_per_record_bound_are_counted_not_looked_up() {
     use super::walk::TERMS_FOLLOWED;
-    let terms: Vec<String> = (0..100).map(|i| format!("a:h{i}.d.test")).collect();
+    // One character-string per term: a DNS string holds at most 255 bytes.
+    let terms: String = (0..100).map(|i| format!(" \" a:h{i}.d.test\"")).collect();
     let dns = zone(&format!(
-        "d.test TXT \"v=spf1 {} -all\"\nh0.d.test A 192.0.2.1",
-        terms.join(" ")
+        "d.test TXT \"v=spf1\"{terms} \" -all\"\nh0.d.test A 192.0.2.1"
     ))
     .await;
     let handle = lookups(&dns);
@@ -476,7 +476,11 @@ async fn terms_past_the_per_record_bound_are_counted_not_looked_up() {
         })
         .expect("the cut is reported");
     assert_eq!(cut.0, ["d.test"]);
-    assert!(cut.1.contains("only the first 32 were looked up"), "{}", cut.1);
+    assert!(
+        cut.1.contains("only the first 32 were looked up"),
+        "{}",
+        cut.1
+    );
     let outcome = check_of(&dns, "d.test", &[]).await;
     let too_many = outcome
         .findings
@@ -504,11 +508,15 @@ async fn the_query_budget_stops_a_fan_out_and_says_where() {
     use super::walk::QUERY_BUDGET;
     // 40 includes of 32 `mx:` terms, each target with 10 MX hosts: 40 × 32 × 21 queries unbounded.
     let mut text = String::new();
-    let includes: Vec<String> = (0..40).map(|i| format!("include:i{i}.d.test")).collect();
-    text += &format!("d.test TXT \"v=spf1 {} -all\"\n", includes.join(" "));
+    let includes: String = (0..40)
+        .map(|i| format!(" \" include:i{i}.d.test\""))
+        .collect();
+    text += &format!("d.test TXT \"v=spf1\"{includes} \" -all\"\n");
     for i in 0..40 {
-        let terms: Vec<String> = (0..32).map(|j| format!("mx:t{j}.i{i}.d.test")).collect();
-        text += &format!("i{i}.d.test TXT \"v=spf1 {} -all\"\n", terms.join(" "));
+        let terms: String = (0..32)
+            .map(|j| format!(" \" mx:t{j}.i{i}.d.test\""))
+            .collect();
+        text += &format!("i{i}.d.test TXT \"v=spf1\"{terms} \" -all\"\n");
         for j in 0..32 {
             for h in 0..10 {
                 text += &format!("t{j}.i{i}.d.test MX {h} h{h}.d.test\n");
@@ -523,7 +531,13 @@ async fn the_query_budget_stops_a_fan_out_and_says_where() {
         "{} lookups asked",
         handle.count()
     );
-    assert_eq!(w.root.lookups, 40 + 40 * 32, "every term is still counted");
+    // Records past the budget are not fetched, so their terms are unknown: the count is a lower bound
+    // (the finding says "at least"), well past the limit.
+    assert!(
+        (1000..40 + 40 * 32).contains(&w.root.lookups),
+        "{}",
+        w.root.lookups
+    );
     let cuts: Vec<&String> = w
         .issues
         .iter()
@@ -533,7 +547,11 @@ async fn the_query_budget_stops_a_fan_out_and_says_where() {
         })
         .collect();
     assert_eq!(cuts.len(), 1, "the budget's cut is reported once: {cuts:?}");
-    assert!(cuts[0].contains("budget of 1000 DNS queries"), "{}", cuts[0]);
+    assert!(
+        cuts[0].contains("budget of 1000 DNS queries"),
+        "{}",
+        cuts[0]
+    );
     // The stored detail stays bounded whatever the tree.
     let outcome = check_of(&dns, "d.test", &[]).await;
     let bytes = serde_json::to_vec(&outcome.findings).unwrap().len();

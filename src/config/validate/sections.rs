@@ -55,10 +55,7 @@ impl Validator<'_> {
         if !(16..=65_536).contains(&raw.max_connections) {
             self.problem(
                 path.key("max_connections"),
-                format!(
-                    "{} is out of range; use 16 to 65536",
-                    raw.max_connections
-                ),
+                format!("{} is out of range; use 16 to 65536", raw.max_connections),
             );
         }
         let header_read_timeout = self.duration(
