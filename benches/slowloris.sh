@@ -30,13 +30,14 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && b
 held() { ss -Htn state established "( sport = :$port )" | wc -l; }
 healthz_ms() { curl -s -o /dev/null -w '%{time_total}' "http://127.0.0.1:$port/healthz" | awk '{printf "%.1f", $1*1000}'; }
 
-python3 - "$port" "$clients" <<'PY' &
+python3 - "$port" "$clients" "$dir/connected" <<'PY' &
 import socket, sys, time
-port, n = int(sys.argv[1]), int(sys.argv[2])
+port, n, flag = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 socks = []
 for _ in range(n):
     s = socket.create_connection(("127.0.0.1", port))
     socks.append(s)
+open(flag, "w").write(str(time.time()))
 head = b"GET /api/v1/status HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100
 for i in range(40):
     for s in socks:
@@ -47,11 +48,11 @@ for i in range(40):
     time.sleep(1)
 PY
 flood=$!
-sleep 2
-echo "clients: $clients"
-echo "held after 2 s: $(held)   /healthz: $(healthz_ms) ms"
-sleep 10
-echo "held after 12 s (header_read_timeout 10 s): $(held)   /healthz: $(healthz_ms) ms"
-sleep 5
-echo "held after 17 s: $(held)   /healthz: $(healthz_ms) ms"
+echo "before: held $(held), /healthz $(healthz_ms) ms"
+while [ ! -e "$dir/connected" ]; do sleep 0.1; done
+echo "clients: $clients (all connected)"
+for t in 1 5 9 11 13 15; do
+  sleep $((t - ${last:-0})); last=$t
+  echo "after ${t} s: held $(held), /healthz $(healthz_ms) ms"
+done
 kill "$flood" 2>/dev/null || true
