@@ -557,3 +557,47 @@ async fn the_query_budget_stops_a_fan_out_and_says_where() {
     let bytes = serde_json::to_vec(&outcome.findings).unwrap().len();
     assert!(bytes < 64 * 1024, "{bytes} bytes of findings");
 }
+
+#[test]
+fn the_stored_tree_is_cut_to_its_byte_bound_by_depth() {
+    use super::tree::{Node, TermCost, bounded_json};
+    // A chain of 10 records, each with a long record text: the whole tree is over 4 KiB.
+    let mut node: Option<Node> = None;
+    for level in (0..10).rev() {
+        let mut n = Node {
+            domain: format!("l{level}.test"),
+            record: Some(format!("v=spf1 {} -all", "ip4:192.0.2.1 ".repeat(40))),
+            status: NodeStatus::Ok,
+            lookups: 10 - level,
+            void_lookups: 0,
+            terms: Vec::new(),
+            terms_not_followed: 0,
+            parsed: None,
+        };
+        if let Some(child) = node.take() {
+            n.terms.push(TermCost {
+                term: format!("include:{}", child.domain),
+                lookups: child.lookups + 1,
+                void_lookups: 0,
+                target: Some(child.domain.clone()),
+                note: None,
+                node: Some(Box::new(child)),
+                branch: None,
+            });
+        }
+        node = Some(n);
+    }
+    let root = node.unwrap();
+    let (full, none) = bounded_json(&root, 1 << 20);
+    assert!(none.is_none());
+    assert!(serde_json::to_vec(&full).unwrap().len() > 4096);
+    let (cut, why) = bounded_json(&root, 4096);
+    assert!(serde_json::to_vec(&cut).unwrap().len() <= 4096);
+    let why = why.expect("the cut is said");
+    assert!(why.contains("below l0.test are left out"), "{why}");
+    // The counts at the top survive the cut.
+    assert_eq!(cut["lookups"], 10);
+    let (summary, why) = bounded_json(&root, 10);
+    assert_eq!(summary["domain"], "l0.test");
+    assert!(why.unwrap().contains("only the totals"));
+}
