@@ -6,10 +6,10 @@
 use super::keypath::Position;
 
 /// Levels of nesting accepted (flow `[`/`{` and block indentation, counted together).
-pub const MAX_DEPTH: usize = 64;
+pub(super) const MAX_DEPTH: usize = 64;
 
 /// The position where nesting first exceeds [`MAX_DEPTH`], if it does.
-pub fn too_deep(text: &str) -> Option<Position> {
+pub(super) fn too_deep(text: &str) -> Option<Position> {
     let mut flow = 0usize;
     let mut indents: Vec<usize> = Vec::new();
     for (row, line) in text.lines().enumerate() {

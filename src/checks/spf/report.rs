@@ -19,7 +19,7 @@ use super::walk::{RECORD_LENGTH_LIMIT, STRING_LENGTH_LIMIT};
 const ISSUES_REPORTED: usize = 50;
 
 /// Build the check's outcome.
-pub fn outcome(domain: &str, tree: &Walk, verdicts: &[(IpAddr, Verdict)]) -> Outcome {
+pub(super) fn outcome(domain: &str, tree: &Walk, verdicts: &[(IpAddr, Verdict)]) -> Outcome {
     let root = &tree.root;
     let mut findings = Vec::new();
     let mut facts = Facts {
