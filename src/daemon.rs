@@ -142,6 +142,11 @@ pub async fn run(source: ConfigSource) -> Result<(), DaemonError> {
         scheduler::plan,
         shutdown.clone(),
     ));
+    let limits = http::serve::Limits {
+        max_connections: config_rx.borrow().server.max_connections,
+        header_read_timeout: config_rx.borrow().server.header_read_timeout,
+        idle_timeout: config_rx.borrow().server.idle_timeout,
+    };
     let app = http::router(AppState::new(
         config_rx,
         results,
@@ -151,11 +156,7 @@ pub async fn run(source: ConfigSource) -> Result<(), DaemonError> {
     ));
     let server = {
         let stop = shutdown.clone();
-        tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await
-        })
+        tokio::spawn(async move { http::serve::serve(listener, app, limits, stop).await })
     };
 
     notify(&[

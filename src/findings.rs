@@ -184,6 +184,7 @@ finding_codes! {
     BlocklistZoneUnhealthy => "blocklist.zone_unhealthy", "A blocklist zone fails its RFC 5782 test points and is not trusted.";
     BlocklistRangeTruncated => "blocklist.range_truncated", "A configured IP range is larger than the expansion cap; only part is checked.";
     BlocklistPublicResolver => "blocklist.public_resolver", "Spamhaus refuses our resolver as public or unattributable (127.255.255.254): Spamhaus results are unknown.";
+    BlocklistNotChecked => "blocklist.not_checked", "No configured zone can check this IP or domain (e.g. an IPv6 address with IPv4-only zones): its blocklist state is unknown, not clean.";
     BlocklistDelisted => "blocklist.delisted", "A listing ended: the IP or domain is no longer on the zone (shown for a week).";
 }
 

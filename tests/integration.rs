@@ -10,6 +10,7 @@ mod config;
 mod daemon;
 mod dns;
 mod golden;
+mod harden;
 // Not every suite uses every starter method.
 #[allow(dead_code)]
 mod harness;

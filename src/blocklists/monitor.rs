@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::report::{ended_finding, target_finding};
+use super::report::{ended_finding, not_checked_finding, target_finding};
 use super::{Listing, Round, Target, Targets, Zone, ZoneHealth, ZoneListing, select};
 use crate::config::Config;
 use crate::findings::{CheckReport, Finding, FindingCode, Severity, worst};
@@ -146,6 +146,9 @@ impl RoundReport {
                     {
                         findings.push(ended_finding(ended));
                     }
+                }
+                if t.listings.is_empty() {
+                    findings.push(not_checked_finding(&t.target, zones));
                 }
                 TargetReport {
                     status: worst(&findings).max(t.status),
@@ -341,5 +344,43 @@ mod tests {
         assert_eq!(stored[0].status, Severity::Critical);
         assert_eq!(stored[4].target, ROUND_TARGET);
         assert_eq!(stored[4].status, Severity::Unknown);
+    }
+
+    #[tokio::test]
+    async fn targets_no_zone_lists_are_not_checked_rather_than_ok() {
+        let fake = FakeDns::start().await.unwrap();
+        fake.load("2.0.0.127.bl.test A 127.0.0.2").unwrap();
+        let dns = Resolver::new(&fake.settings()).unwrap().round();
+        // An IPv4-only zone, as `--blocklist ipv4:bl.test` gives.
+        let zones = crate::blocklists::adhoc_zones(
+            &[crate::blocklists::ZoneArg::parse("ipv4:bl.test").unwrap()],
+            None,
+        );
+        let mut targets = Targets::new();
+        targets.add_ip("2001:db8::25".parse().unwrap());
+        targets.add_domain(crate::config::DomainName::parse("shop.test").unwrap());
+        let round = run_round(&dns, &zones, &targets).await;
+        let r = RoundReport::new(round, &zones, &History::new(), 1_795_700_000);
+        for target in [
+            Target::Ip("2001:db8::25".parse().unwrap()),
+            Target::Domain(crate::config::DomainName::parse("shop.test").unwrap()),
+        ] {
+            let t = r.target(&target).unwrap();
+            assert!(t.listings.is_empty(), "{target}: {t:?}");
+            assert_eq!(t.status, Severity::Unknown, "{target}: unknown is not ok");
+            assert_eq!(t.findings.len(), 1);
+            assert_eq!(t.findings[0].code, FindingCode::BlocklistNotChecked);
+        }
+        let domain = r
+            .target(&Target::Domain(
+                crate::config::DomainName::parse("shop.test").unwrap(),
+            ))
+            .unwrap();
+        assert_eq!(
+            domain.findings[0].message,
+            "shop.test was not checked against any blocklist: none of the configured zones (bl.test) \
+             lists domains. Add a zone that does (blocklists.enable or blocklists.extra), or know that \
+             its blocklist state is unknown."
+        );
     }
 }

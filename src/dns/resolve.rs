@@ -11,6 +11,7 @@ use hickory_resolver::proto::op::{Message, ResponseCode};
 use hickory_resolver::proto::rr::Name;
 use tokio::sync::Semaphore;
 
+use super::answer::MAX_CNAME_CHAIN;
 use super::cache::{Fetched, RecordKind};
 use super::tcp::{self, TcpFailure};
 use super::udp::{UdpFailure, UdpPool};
@@ -21,9 +22,6 @@ use super::{Answer, DnsSettings, LookupError, Records};
 #[derive(Debug, thiserror::Error)]
 #[error("cannot set up the DNS resolver: {0}")]
 pub struct DnsSetupError(String);
-
-/// The longest CNAME chain followed across queries, as resolvers bound it (BIND and hickory: 8 or so).
-const MAX_CNAME_HOPS: usize = 8;
 
 #[derive(Default)]
 pub(crate) struct Stats {
@@ -96,13 +94,13 @@ impl Upstream {
         fetched
     }
 
-    /// Ask `name`, then each CNAME target a reply leaves unanswered, up to [`MAX_CNAME_HOPS`].
+    /// Ask `name`, then each CNAME target a reply leaves unanswered, up to [`MAX_CNAME_CHAIN`].
     async fn follow(&self, name: Name, kind: RecordKind) -> Fetched {
         let mut question = Question { name, kind };
         let mut aliases: Vec<String> = Vec::new();
         let mut seen = vec![wire::key(&question.name)];
         let mut chain_ttl = u32::MAX;
-        for _ in 0..MAX_CNAME_HOPS {
+        for _ in 0..MAX_CNAME_CHAIN {
             let reply = match self.exchange(&question).await {
                 Ok(reply) => reply,
                 Err(e) => return failed(e),
@@ -123,13 +121,16 @@ impl Upstream {
                     }
                     seen.push(wire::key(&target));
                     aliases.extend(chain);
+                    if aliases.len() > MAX_CNAME_CHAIN {
+                        break;
+                    }
                     chain_ttl = chain_ttl.min(ttl);
                     question = Question { name: target, kind };
                 }
             }
         }
         failed(LookupError::Other(format!(
-            "CNAME chain longer than {MAX_CNAME_HOPS} names"
+            "CNAME chain longer than {MAX_CNAME_CHAIN} names"
         )))
     }
 

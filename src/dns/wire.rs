@@ -7,6 +7,7 @@ use std::time::Duration;
 use hickory_resolver::proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_resolver::proto::rr::{DNSClass, Name, RData, RecordType};
 
+use super::answer::MAX_CNAME_CHAIN;
 use super::cache::{Fetched, RecordKind};
 use super::resolve::name_text;
 use super::{Answer, LookupError, Mx, Rdata, Records, Txt};
@@ -148,6 +149,12 @@ pub(crate) fn read(reply: &Message, question: &Question) -> Reading {
         }
         ttl = ttl.min(alias_ttl);
         chain.push(name_text(&target));
+        if chain.len() > MAX_CNAME_CHAIN {
+            return failed(LookupError::Other(format!(
+                "CNAME chain from {} longer than {MAX_CNAME_CHAIN} names",
+                name_text(&question.name)
+            )));
+        }
         owner = target;
     }
     if items.is_empty() {

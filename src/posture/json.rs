@@ -92,8 +92,8 @@ pub struct IpJson<'a> {
     pub status: Severity,
     /// Its PTR name, or null.
     pub ptr: Option<&'a str>,
-    /// Whether the PTR name resolves back to the IP.
-    pub fcrdns: bool,
+    /// Whether the PTR name resolves back to the IP; null when a lookup failed.
+    pub fcrdns: Option<bool>,
     /// What was found (PTR, then blocklist listings with `--blocklist`).
     pub findings: Vec<&'a Finding>,
     /// Its answer on each IP list (with `--blocklist` only).
@@ -119,7 +119,8 @@ impl<'a> PostureJson<'a> {
             by_target
                 .get(&target)
                 .copied()
-                .filter(|t| !t.listings.is_empty())
+                // A target no zone could check has no listings but says so in a finding.
+                .filter(|t| !(t.listings.is_empty() && t.findings.is_empty()))
         };
         for d in &mut self.domains {
             // `d.domain` was a `DomainName`'s text, so it parses back to the same name.

@@ -148,8 +148,9 @@ fn domain(out: &mut String, d: &DomainReport, bl: Option<&TargetReport>) {
 
 fn ip(out: &mut String, i: &IpReport, bl: Option<&TargetReport>) {
     let ptr = match (&i.ptr, i.fcrdns) {
-        (Some(name), true) => format!("PTR {name} (forward-confirmed)"),
-        (Some(name), false) => format!("PTR {name} (not forward-confirmed)"),
+        (Some(name), Some(true)) => format!("PTR {name} (forward-confirmed)"),
+        (Some(name), Some(false)) => format!("PTR {name} (not forward-confirmed)"),
+        (Some(name), None) => format!("PTR {name} (forward confirmation unknown)"),
         (None, _) => "no PTR".to_owned(),
     };
     let _ = writeln!(

@@ -12,6 +12,7 @@ mod migrate;
 pub mod sqlite;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
@@ -65,6 +66,19 @@ pub enum StoreError {
     /// The writer has stopped (the store was closed or its thread died).
     #[error("the store is closed")]
     Closed,
+    /// The last write could not be committed; until one is, the daemon is not ready.
+    #[error("the store cannot commit: {0}")]
+    Unhealthy(String),
+    /// SQLite's quick check found the file damaged at start.
+    #[error(
+        "the database file is damaged ({0}); stop senderscope, move the file (and its -wal and -shm files) aside or restore a backup, then start again: an empty state is created and the stored results and history of the moved file are lost (`sqlite3 FILE .recover` may save some)"
+    )]
+    Damaged(String),
+    /// Another process holds the state file's lock.
+    #[error(
+        "another senderscope is already using this state file (the lock on {0} is held); stop it, or give this one its own state.path"
+    )]
+    Locked(PathBuf),
 }
 
 impl StoreError {

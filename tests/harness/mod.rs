@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod daemon;
+pub mod dns_relay;
 pub mod hostile_dns;
 pub mod https;
 pub mod nsd;
