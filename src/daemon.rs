@@ -2,7 +2,7 @@
 //!
 //! Start: load the config, open the store (migrations), publish the stored results as metrics
 //! ([`scheduler::jobs::restore`]), bind the listener, then spawn the reload task
-//! (fed by the file watcher, SIGHUP and `POST /-/reload`), the scheduler, the HTTP server, the
+//! (fed by the file watcher, SIGHUP and `POST /-/reload`), the scheduler, the alert engine, the HTTP server, the
 //! systemd watchdog and the start-up public-resolver probe, and tell systemd `READY=1`. Stop
 //! (SIGTERM/SIGINT): drain HTTP, stop the scheduler and let running jobs finish, flush the store
 //! writer, and return — within [`STOP_BUDGET`].
@@ -140,6 +140,14 @@ pub async fn run(source: ConfigSource) -> Result<(), DaemonError> {
         scheduler::plan,
         shutdown.clone(),
     ));
+    let alerting = tokio::spawn(crate::alerts::run(
+        crate::alerts::Deps {
+            config: config_rx.clone(),
+            store: store.clone(),
+            metrics: metrics.clone(),
+        },
+        shutdown.clone(),
+    ));
     let app = http::router(AppState::new(
         config_rx,
         store.clone(),
@@ -184,7 +192,7 @@ pub async fn run(source: ConfigSource) -> Result<(), DaemonError> {
     if tokio::time::timeout_at(deadline, scheduler).await.is_err() {
         tracing::warn!("the scheduler did not stop before the drain deadline");
     }
-    for task in [reloader, follower, signals, watchdog, probe] {
+    for task in [reloader, follower, signals, watchdog, probe, alerting] {
         task.abort();
     }
     store.close().await.map_err(store_error)?;

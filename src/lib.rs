@@ -9,8 +9,10 @@
 //! - [`cli`]: the subcommands (`serve`, `check`, `config validate`); [`daemon`] wires the long-running tasks.
 //! - [`store`]: the state store (`Store` trait, SQLite implementation, migrations).
 //! - [`metrics`]: every metric family; [`http`]: the router (API, `/metrics`, auth, errors).
+//! - [`alerts`]: alert rules, their lifecycle in the store, Alertmanager and webhook notifiers.
 //! - [`scheduler`]: jobs on intervals with jitter, bounded concurrency and timeouts; [`logging`]: tracing setup.
 
+pub mod alerts;
 pub mod blocklists;
 pub mod checks;
 pub mod cli;

@@ -2,6 +2,7 @@
 //!
 //! Suites live in directories (`tests/<suite>/mod.rs`) so cargo does not build each as its own binary.
 
+mod alerts;
 mod blocklists;
 mod config;
 mod daemon;

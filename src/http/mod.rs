@@ -6,6 +6,7 @@
 //!   [`exposition`]: `/metrics` rendering shared between concurrent scrapes.
 //! - Layers: per-request metrics and access log, request timeout (408), body size limit (413).
 
+pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod error;
@@ -97,6 +98,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/api/v1/status", get(api::status))
         .route("/api/v1/domains/{domain}", get(api::domain))
+        .route("/api/v1/alerts", get(alerts::list))
         .merge(write)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(server.max_body_bytes))
