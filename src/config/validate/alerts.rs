@@ -232,7 +232,7 @@ impl Validator<'_> {
             },
             "is not an http:// or https:// URL",
         );
-        if url.is_none() && raw.url_file.is_none() {
+        if url.is_none() && raw.url_file.is_none() && self.secrets.var(&var).is_none() {
             self.problem(
                 at.clone(),
                 format!("no URL: set url_file (a file holding the URL) or {var}"),
@@ -319,4 +319,90 @@ fn env_suffix(name: &str) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::path::Path;
+    use std::time::Duration;
+
+    use crate::alerts::RuleKind;
+    use crate::alerts::settings::WebhookFormat;
+    use crate::config::secret::{SecretSource, SystemSecrets};
+    use crate::config::{Config, load_str_with};
+
+    /// One pinned variable over the real filesystem.
+    struct Env(&'static str, &'static str);
+
+    impl SecretSource for Env {
+        fn var(&self, name: &str) -> Option<String> {
+            (name == self.0).then(|| self.1.to_owned())
+        }
+        fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+            SystemSecrets.read(path)
+        }
+    }
+
+    fn load(text: &str, env: Env) -> Config {
+        load_str_with(text, "c.yaml", &env).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_full_alerts_section_becomes_typed_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let password = dir.path().join("pw");
+        std::fs::write(&password, "hunter2\n").unwrap();
+        let text = format!(
+            "domains: [{{name: shop.example}}]\n\
+             alerts:\n  evaluate_every: 5s\n  resend_every: 2m\n  runbook_url: https://wiki.example/runbooks#\n\
+             \x20 alertmanagers:\n    - url: http://127.0.0.1:9093/\n    - url: https://am.example\n      name: am2\n      basic_auth: {{username: ss, password_file: {}}}\n\
+             \x20 webhooks:\n    - name: chat-ops\n      format: slack\n      retry_initial: 250ms\n\
+             \x20 rules:\n    dns_unreachable: {{for: 1h}}\n    dkim_key_problem: {{threshold: 3072, enabled: false}}\n\
+             \x20 domains:\n    Shop.Example.: {{dmarc_policy_none: {{enabled: false}}}}\n",
+            password.display()
+        );
+        let c = load(
+            &text,
+            Env("SENDERSCOPE_WEBHOOK_CHAT_OPS_URL", "https://hooks.example/T0/B0/secret"),
+        );
+        let a = &c.alerts;
+        assert_eq!(a.evaluate_every, Duration::from_secs(5));
+        assert_eq!(a.resend_every, Duration::from_secs(120));
+        assert_eq!(a.runbook_url, "https://wiki.example/runbooks");
+        assert_eq!(a.alertmanagers[0].name, "127.0.0.1:9093");
+        assert_eq!(a.alertmanagers[0].url, "http://127.0.0.1:9093");
+        assert_eq!(a.alertmanagers[1].name, "am2");
+        let auth = a.alertmanagers[1].basic_auth.as_ref().unwrap();
+        assert_eq!((auth.username.as_str(), auth.password.expose()), ("ss", "hunter2"));
+        let hook = &a.webhooks[0];
+        assert_eq!(hook.url.expose(), "https://hooks.example/T0/B0/secret");
+        assert_eq!(hook.format, WebhookFormat::Slack);
+        assert_eq!(hook.retry_initial, Duration::from_millis(250));
+        assert_eq!(hook.retry_max, Duration::from_secs(300));
+        let dns = a.rule(RuleKind::DnsUnreachable, Some("shop.example"));
+        assert_eq!(dns.for_, Duration::from_secs(3600));
+        let dkim = a.rule(RuleKind::DkimKeyProblem, None);
+        assert_eq!((dkim.enabled, dkim.threshold), (false, Some(3072.0)));
+        assert!(!a.rule(RuleKind::DmarcPolicyNone, Some("shop.example")).enabled);
+        assert!(a.rule(RuleKind::DmarcPolicyNone, Some("other.example")).enabled);
+        // Secrets never print.
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2") && !shown.contains("B0/secret"), "{shown}");
+    }
+
+    #[test]
+    fn a_webhook_url_that_is_not_http_is_refused_without_showing_it() {
+        let e = load_str_with(
+            "domains: []\nalerts:\n  webhooks:\n    - name: ops\n",
+            "c.yaml",
+            &Env("SENDERSCOPE_WEBHOOK_OPS_URL", "ftp://secret-token@x"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "environment: SENDERSCOPE_WEBHOOK_OPS_URL: the value is not an http:// or https:// URL"
+        );
+    }
 }
