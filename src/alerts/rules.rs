@@ -252,7 +252,7 @@ fn domain_rule(rule: RuleKind, d: &DomainState, s: &RuleSettings, out: &mut Vec<
         RuleKind::SpfTooManyLookups => {
             let Some(spf) = d.check("spf") else { return };
             let limit = s.threshold.unwrap_or(10.0);
-            let lookups = spf.facts["spf_dns_lookups"].as_f64();
+            let lookups = d.spf_lookups.map(f64::from);
             let over = match lookups {
                 Some(n) => n > limit,
                 // No count learned (an invalid record): the check's own finding decides.
@@ -401,17 +401,12 @@ fn dkim(d: &DomainState, s: &RuleSettings, out: &mut Vec<Candidate>) {
         entry.1.push(&f.message);
     }
     // A key that the check thinks fine but the threshold does not (e.g. 2048 with threshold 4096).
-    if let Some(keys) = c.facts["dkim_keys"].as_array() {
-        for k in keys {
-            let (Some(sel), Some(bits)) = (k["selector"].as_str(), k["bits"].as_f64()) else {
-                continue;
-            };
-            if bits < min_bits
-                && !by_selector.contains_key(sel)
-                && d.selectors.iter().any(|c| c == sel)
-            {
-                by_selector.insert(sel, (AlertSeverity::Warning, Vec::new()));
-            }
+    for (sel, bits) in &d.dkim_key_bits {
+        if f64::from(*bits) < min_bits
+            && !by_selector.contains_key(sel.as_str())
+            && d.selectors.iter().any(|c| c == sel)
+        {
+            by_selector.insert(sel, (AlertSeverity::Warning, Vec::new()));
         }
     }
     for (selector, (severity, msgs)) in by_selector {

@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::blocklists::Targets;
 use crate::config::Config;
 use crate::findings::Severity;
+use crate::metrics::FactValues;
 use crate::store::{Store, StoreError};
 
 /// The latest state of every configured domain and blocklist target.
@@ -29,6 +30,10 @@ pub struct DomainState {
     pub selectors: Vec<String>,
     /// The latest result of each check that has run.
     pub checks: Vec<CheckState>,
+    /// DNS-querying SPF terms, when the latest SPF check could count them.
+    pub spf_lookups: Option<u32>,
+    /// The size in bits of each configured selector's usable key.
+    pub dkim_key_bits: Vec<(String, u32)>,
 }
 
 /// The latest result of one check.
@@ -40,8 +45,6 @@ pub struct CheckState {
     pub status: Severity,
     /// What it found.
     pub findings: Vec<FindingState>,
-    /// The typed facts behind it, as JSON (`spf_dns_lookups`, `dkim_keys`, `dmarc_policy`, …).
-    pub facts: Value,
 }
 
 /// One finding of a check.
@@ -99,13 +102,27 @@ pub async fn latest(store: &dyn Store, config: &Config) -> Result<Snapshot, Stor
         .map(|d| DomainState {
             domain: d.name.to_string(),
             selectors: d.dkim_selectors.clone(),
-            checks: Vec::new(),
+            ..DomainState::default()
         })
         .collect();
     for c in checks {
         let Some(d) = domains.iter_mut().find(|d| d.domain == c.target) else {
             continue;
         };
+        // The facts as the checks store them (the same reading the metrics make of them).
+        if let Ok(facts) = serde_json::from_value::<FactValues>(c.facts.clone()) {
+            match c.check.as_str() {
+                "spf" => d.spf_lookups = facts.spf_dns_lookups,
+                "dkim" => {
+                    d.dkim_key_bits = facts
+                        .dkim_keys
+                        .into_iter()
+                        .map(|k| (k.selector, k.bits))
+                        .collect()
+                }
+                _ => {}
+            }
+        }
         d.checks.push(CheckState {
             check: c.check,
             status: c.status,
@@ -119,7 +136,6 @@ pub async fn latest(store: &dyn Store, config: &Config) -> Result<Snapshot, Stor
                     detail: f.detail,
                 })
                 .collect(),
-            facts: c.facts,
         });
     }
     let targets: BTreeSet<String> =

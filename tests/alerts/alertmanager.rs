@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::receiver::Receiver;
-use super::{config, ip4set};
+use super::{config, ip4set, write};
 use crate::harness::alertmanager::Alertmanager;
 use crate::harness::daemon::Daemon;
 use crate::harness::free_port;
@@ -154,4 +154,65 @@ async fn a_restart_while_an_alert_fires_sends_no_new_alert() {
     );
     // The webhook URL carries a token: it is never logged.
     assert!(!log_before.contains("s3cr3t-token") && !d.log().contains("s3cr3t-token"));
+}
+
+#[tokio::test]
+async fn an_alertmanager_that_comes_up_late_gets_the_firing_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let dns_port = free_port();
+    let _rbl = Rbldnsd::serve_on(
+        dns_port,
+        &[ip4set(dir.path(), "listed.txt", &["192.0.2.10"])],
+        "ip.bl.test",
+    )
+    .await;
+    let am_port = free_port();
+    let alerts =
+        format!("  alertmanagers:\n    - url: http://127.0.0.1:{am_port}\n      name: late\n");
+    let (cfg, path) = config(dir.path(), dns_port, &alerts);
+    let d = Daemon::start(&path, cfg.port, &[]);
+    // Firing, with nobody to tell: a metric and a log line, and the daemon carries on.
+    d.wait_for("/metrics", Duration::from_secs(20), |r| {
+        r.value("senderscope_alert_notifier_up{notifier=\"late\"}") == Some(0.0)
+            && r.value("senderscope_alerts{state=\"firing\"}") == Some(1.0)
+    });
+    assert!(d.log().contains("alert notifier is down"), "{}", d.log());
+
+    let am = Alertmanager::start_on(am_port);
+    let held = am.wait_for(Duration::from_secs(10), |a| listed_alert(a).is_some());
+    assert_eq!(
+        listed_alert(&held).unwrap()["labels"]["target"],
+        "192.0.2.10"
+    );
+    d.wait_for("/metrics", Duration::from_secs(5), |r| {
+        r.value("senderscope_alert_notifier_up{notifier=\"late\"}") == Some(1.0)
+    });
+    assert!(d.log().contains("alert notifier is back"), "{}", d.log());
+}
+
+#[tokio::test]
+async fn switching_a_rule_off_by_reload_resolves_its_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let dns_port = free_port();
+    let _rbl = Rbldnsd::serve_on(
+        dns_port,
+        &[ip4set(dir.path(), "listed.txt", &["192.0.2.10"])],
+        "ip.bl.test",
+    )
+    .await;
+    let am = Alertmanager::start();
+    let alerts = format!("  alertmanagers:\n    - url: {}\n", am.url());
+    let (cfg, path) = config(dir.path(), dns_port, &alerts);
+    let d = Daemon::start(&path, cfg.port, &[]);
+    am.wait_for(Duration::from_secs(20), |a| listed_alert(a).is_some());
+
+    // The same file with the rule switched off for the domain, then SIGHUP.
+    let off = format!(
+        "{alerts}  domains:\n    listed.test:\n      blocklist_listed: {{enabled: false}}\n"
+    );
+    write(dir.path(), &cfg, &off);
+    d.signal("HUP");
+    am.wait_for(Duration::from_secs(10), |a| listed_alert(a).is_none());
+    let api = d.get("/api/v1/alerts").json();
+    assert_eq!(api, serde_json::json!({"alerts": []}));
 }

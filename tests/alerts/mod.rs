@@ -41,6 +41,12 @@ pub(crate) fn config(dir: &Path, dns_port: u16, alerts: &str) -> (TestConfig, Pa
     cfg.dns_port = dns_port;
     cfg.blocklists_every = "1s".into();
     cfg.blocklists = ZONES.into();
+    let path = write(dir, &cfg, alerts);
+    (cfg, path)
+}
+
+/// Write `cfg` with `alerts` to `dir/config.yaml` (again: a test changes the alerts and reloads).
+pub(crate) fn write(dir: &Path, cfg: &TestConfig, alerts: &str) -> PathBuf {
     let mut yaml = cfg.yaml();
     yaml += "alerts:\n  evaluate_every: 200ms\n  resend_every: 1s\n  rules:\n";
     for rule in [
@@ -59,5 +65,5 @@ pub(crate) fn config(dir: &Path, dns_port: u16, alerts: &str) -> (TestConfig, Pa
     yaml += alerts;
     let path = dir.join("config.yaml");
     std::fs::write(&path, yaml).unwrap();
-    (cfg, path)
+    path
 }

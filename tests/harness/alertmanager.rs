@@ -27,6 +27,11 @@ impl Drop for Alertmanager {
 impl Alertmanager {
     /// Start one and wait until ready (15 s at most).
     pub fn start() -> Alertmanager {
+        Alertmanager::start_on(free_port())
+    }
+
+    /// Like [`Alertmanager::start`], on a given port: a test starts it after the daemon.
+    pub fn start_on(port: u16) -> Alertmanager {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = dir.path().join("alertmanager.yml");
         std::fs::write(
@@ -34,7 +39,6 @@ impl Alertmanager {
             "route:\n  receiver: nowhere\n  group_wait: 1s\nreceivers:\n  - name: nowhere\n",
         )
         .expect("write alertmanager.yml");
-        let port = free_port();
         let log = std::fs::File::create(dir.path().join("alertmanager.log")).expect("log file");
         let child = Command::new("prometheus-alertmanager")
             .arg(format!("--config.file={}", config.display()))

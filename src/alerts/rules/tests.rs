@@ -21,17 +21,11 @@ fn finding(
     }
 }
 
-fn check(
-    name: &str,
-    status: Severity,
-    findings: Vec<FindingState>,
-    facts: serde_json::Value,
-) -> CheckState {
+fn check(name: &str, status: Severity, findings: Vec<FindingState>) -> CheckState {
     CheckState {
         check: name.into(),
         status,
         findings,
-        facts,
     }
 }
 
@@ -40,6 +34,7 @@ fn domain(name: &str, checks: Vec<CheckState>) -> DomainState {
         domain: name.into(),
         selectors: vec!["s1".into(), "s2".into()],
         checks,
+        ..DomainState::default()
     }
 }
 
@@ -77,12 +72,12 @@ fn a_listing_names_target_zone_domain_and_the_lists_reason() {
 
 #[test]
 fn spf_over_the_threshold_fires_and_the_threshold_is_per_domain() {
-    let spf = |n: u32| check("spf", Severity::Ok, vec![], json!({"spf_dns_lookups": n}));
+    let spf = |name: &str, n: u32| DomainState {
+        spf_lookups: Some(n),
+        ..domain(name, vec![check("spf", Severity::Ok, vec![])])
+    };
     let snap = Snapshot {
-        domains: vec![
-            domain("a.example", vec![spf(11)]),
-            domain("b.example", vec![spf(8)]),
-        ],
+        domains: vec![spf("a.example", 11), spf("b.example", 8)],
         listings: vec![],
     };
     let mut settings = AlertSettings::default();
@@ -122,7 +117,6 @@ fn a_switched_off_rule_finds_nothing_and_a_domain_can_switch_one_off() {
             "p=none.",
             json!({}),
         )],
-        json!({}),
     );
     let snap = Snapshot {
         domains: vec![
@@ -185,7 +179,6 @@ fn dkim_alerts_per_configured_selector_with_severity_from_key_size() {
                 json!({"selector": "s1"}),
             ),
         ],
-        json!({}),
     );
     let c = evaluate(
         &Snapshot {
@@ -228,7 +221,6 @@ fn record_changes_mx_and_mta_sts_problems_each_have_a_rule() {
                         "mx1 has no address.",
                         json!({}),
                     )],
-                    json!({}),
                 ),
                 check(
                     "mta_sts",
@@ -239,7 +231,6 @@ fn record_changes_mx_and_mta_sts_problems_each_have_a_rule() {
                         "No policy.",
                         json!({}),
                     )],
-                    json!({}),
                 ),
                 check(
                     "spf",
@@ -250,7 +241,6 @@ fn record_changes_mx_and_mta_sts_problems_each_have_a_rule() {
                         "SPF changed.",
                         json!({}),
                     )],
-                    json!({"spf_dns_lookups": 3}),
                 ),
             ],
         )],
@@ -280,7 +270,6 @@ fn lookup_failures_are_one_dns_unreachable_alert_that_waits_half_an_hour() {
                 "The query timed out.",
                 json!({}),
             )],
-            json!({}),
         )
     };
     let snap = Snapshot {
@@ -289,7 +278,7 @@ fn lookup_failures_are_one_dns_unreachable_alert_that_waits_half_an_hour() {
             vec![
                 failed("spf"),
                 failed("dmarc"),
-                check("bimi", Severity::Ok, vec![], json!({})),
+                check("bimi", Severity::Ok, vec![]),
             ],
         )],
         listings: vec![],
@@ -319,4 +308,39 @@ fn every_rule_has_a_runbook_section_and_a_docs_entry() {
         );
         assert_eq!(RuleKind::parse(rule.as_str()), Some(rule));
     }
+}
+
+#[test]
+fn a_key_the_check_accepts_alerts_below_a_raised_threshold() {
+    let d = DomainState {
+        dkim_key_bits: vec![
+            ("s1".into(), 2048),
+            ("s2".into(), 4096),
+            ("old".into(), 1024),
+        ],
+        ..domain("shop.example", vec![check("dkim", Severity::Ok, vec![])])
+    };
+    let mut settings = AlertSettings::default();
+    settings
+        .rules
+        .get_mut(&RuleKind::DkimKeyProblem)
+        .unwrap()
+        .threshold = Some(3072.0);
+    let c = evaluate(
+        &Snapshot {
+            domains: vec![d],
+            listings: vec![],
+        },
+        &settings,
+    );
+    let got: Vec<(&str, &str)> = c
+        .iter()
+        .map(|c| (c.labels["selector"].as_str(), c.severity.as_str()))
+        .collect();
+    // `old` is not a configured selector: no label, no alert.
+    assert_eq!(got, [("s1", "warning")]);
+    assert_eq!(
+        c[0].description,
+        "The DKIM key at s1._domainkey.shop.example is shorter than 3072 bits (the configured threshold)."
+    );
 }

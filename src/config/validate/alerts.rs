@@ -364,7 +364,10 @@ mod tests {
         );
         let c = load(
             &text,
-            Env("SENDERSCOPE_WEBHOOK_CHAT_OPS_URL", "https://hooks.example/T0/B0/secret"),
+            Env(
+                "SENDERSCOPE_WEBHOOK_CHAT_OPS_URL",
+                "https://hooks.example/T0/B0/secret",
+            ),
         );
         let a = &c.alerts;
         assert_eq!(a.evaluate_every, Duration::from_secs(5));
@@ -374,7 +377,10 @@ mod tests {
         assert_eq!(a.alertmanagers[0].url, "http://127.0.0.1:9093");
         assert_eq!(a.alertmanagers[1].name, "am2");
         let auth = a.alertmanagers[1].basic_auth.as_ref().unwrap();
-        assert_eq!((auth.username.as_str(), auth.password.expose()), ("ss", "hunter2"));
+        assert_eq!(
+            (auth.username.as_str(), auth.password.expose()),
+            ("ss", "hunter2")
+        );
         let hook = &a.webhooks[0];
         assert_eq!(hook.url.expose(), "https://hooks.example/T0/B0/secret");
         assert_eq!(hook.format, WebhookFormat::Slack);
@@ -384,11 +390,20 @@ mod tests {
         assert_eq!(dns.for_, Duration::from_secs(3600));
         let dkim = a.rule(RuleKind::DkimKeyProblem, None);
         assert_eq!((dkim.enabled, dkim.threshold), (false, Some(3072.0)));
-        assert!(!a.rule(RuleKind::DmarcPolicyNone, Some("shop.example")).enabled);
-        assert!(a.rule(RuleKind::DmarcPolicyNone, Some("other.example")).enabled);
+        assert!(
+            !a.rule(RuleKind::DmarcPolicyNone, Some("shop.example"))
+                .enabled
+        );
+        assert!(
+            a.rule(RuleKind::DmarcPolicyNone, Some("other.example"))
+                .enabled
+        );
         // Secrets never print.
         let shown = format!("{c:?}");
-        assert!(!shown.contains("hunter2") && !shown.contains("B0/secret"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("B0/secret"),
+            "{shown}"
+        );
     }
 
     #[test]
