@@ -73,6 +73,7 @@ struct Schedule {
 
 struct Engine {
     records: BTreeMap<String, AlertRecord>,
+    /// Per configured notifier name; a notifier removed by a reload loses its entry and series.
     schedules: HashMap<String, Schedule>,
     next_eval: i64,
     client: reqwest::Client,
@@ -125,6 +126,7 @@ impl Engine {
             self.next_eval = now + ms(settings.evaluate_every);
             transitions = self.evaluate(deps, config, now).await;
         }
+        self.forget_removed_notifiers(settings, &deps.metrics);
         let generator = format!("http://{}/api/v1/alerts", config.server.listen);
         for notifier in Notifier::all(settings) {
             match &notifier {
@@ -307,6 +309,25 @@ impl Engine {
         self.persist(deps, changed, Vec::new(), now).await;
     }
 
+    fn forget_removed_notifiers(&mut self, settings: &AlertSettings, metrics: &Metrics) {
+        let names: Vec<String> = Notifier::all(settings)
+            .iter()
+            .map(|n| n.name().to_owned())
+            .collect();
+        self.schedules.retain(|name, _| {
+            let keep = names.contains(name);
+            if !keep {
+                let _ = metrics.alert_notifier_up.remove_label_values(&[name]);
+                for result in ["ok", "failed"] {
+                    let _ = metrics
+                        .alert_notifications_total
+                        .remove_label_values(&[name, result]);
+                }
+            }
+            keep
+        });
+    }
+
     fn publish(&self, metrics: &Metrics) {
         for phase in [Phase::Pending, Phase::Firing] {
             let n = self.records.values().filter(|r| r.phase == phase).count();
@@ -384,4 +405,45 @@ fn observe(
         }
     }
     schedule.down = !ok;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(phase: Phase) -> AlertRecord {
+        AlertRecord {
+            labels: BTreeMap::from([("alertname".into(), "SenderscopeBlocklistListed".into())]),
+            annotations: BTreeMap::new(),
+            phase,
+            active_at: 1_000,
+            fired_at: Some(61_000),
+            resolved_at: (phase == Phase::Resolved).then_some(121_000),
+            delivered: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn firing_alerts_start_when_they_fired_and_end_ahead_resolved_ones_when_they_resolved() {
+        let firing = notification(&record(Phase::Firing), 300_000, "http://x/api/v1/alerts");
+        assert_eq!(firing.status, Status::Firing);
+        assert_eq!(firing.starts_at, "1970-01-01T00:01:01Z");
+        assert_eq!(firing.ends_at, "1970-01-01T00:05:00Z");
+        assert_eq!(firing.generator_url, "http://x/api/v1/alerts");
+        let resolved = notification(&record(Phase::Resolved), 300_000, "");
+        assert_eq!(resolved.status, Status::Resolved);
+        assert_eq!(resolved.ends_at, "1970-01-01T00:02:01Z");
+    }
+
+    #[test]
+    fn a_webhook_hears_each_phase_once() {
+        let mut r = record(Phase::Firing);
+        assert!(undelivered(&r, "ops"));
+        r.delivered.insert("ops".into(), Phase::Firing);
+        assert!(!undelivered(&r, "ops"));
+        assert!(undelivered(&r, "other"));
+        r.phase = Phase::Resolved;
+        assert!(undelivered(&r, "ops"));
+        assert!(!undelivered(&record(Phase::Pending), "ops"));
+    }
 }
