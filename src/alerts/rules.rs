@@ -29,6 +29,8 @@ pub enum RuleKind {
     DmarcMissing,
     /// The DMARC policy is `none`.
     DmarcPolicyNone,
+    /// The DMARC record changed to a weaker policy (`reject` → `quarantine` or `none`, …).
+    DmarcPolicyWeakened,
     /// A published record changed (for a day after the change, as the `record.changed` finding).
     RecordChanged,
     /// No MX, or an MX host that does not resolve.
@@ -41,13 +43,14 @@ pub enum RuleKind {
 
 impl RuleKind {
     /// Every rule, in the order docs/alerts.md lists them.
-    pub const ALL: [RuleKind; 10] = [
+    pub const ALL: [RuleKind; 11] = [
         RuleKind::BlocklistListed,
         RuleKind::SpfTooManyLookups,
         RuleKind::SpfIpNotAuthorized,
         RuleKind::DkimKeyProblem,
         RuleKind::DmarcMissing,
         RuleKind::DmarcPolicyNone,
+        RuleKind::DmarcPolicyWeakened,
         RuleKind::RecordChanged,
         RuleKind::MxBroken,
         RuleKind::MtaStsBroken,
@@ -63,6 +66,7 @@ impl RuleKind {
             RuleKind::DkimKeyProblem => "dkim_key_problem",
             RuleKind::DmarcMissing => "dmarc_missing",
             RuleKind::DmarcPolicyNone => "dmarc_policy_none",
+            RuleKind::DmarcPolicyWeakened => "dmarc_policy_weakened",
             RuleKind::RecordChanged => "record_changed",
             RuleKind::MxBroken => "mx_broken",
             RuleKind::MtaStsBroken => "mta_sts_broken",
@@ -84,6 +88,7 @@ impl RuleKind {
             RuleKind::DkimKeyProblem => "SenderscopeDkimKeyProblem",
             RuleKind::DmarcMissing => "SenderscopeDmarcMissing",
             RuleKind::DmarcPolicyNone => "SenderscopeDmarcPolicyNone",
+            RuleKind::DmarcPolicyWeakened => "SenderscopeDmarcPolicyWeakened",
             RuleKind::RecordChanged => "SenderscopeRecordChanged",
             RuleKind::MxBroken => "SenderscopeMxBroken",
             RuleKind::MtaStsBroken => "SenderscopeMtaStsBroken",
@@ -304,6 +309,36 @@ fn domain_rule(rule: RuleKind, d: &DomainState, s: &RuleSettings, out: &mut Vec<
             format!("The DMARC policy of {domain} is none"),
             out,
         ),
+        RuleKind::DmarcPolicyWeakened => {
+            let Some(c) = d.check("dmarc") else { return };
+            for f in c.findings.iter().filter(|f| f.code == "record.changed") {
+                let (Some(old), Some(new)) = (
+                    f.detail["old"].as_str().and_then(dmarc_policy),
+                    f.detail["new"].as_str().and_then(dmarc_policy),
+                ) else {
+                    continue;
+                };
+                if new >= old {
+                    continue;
+                }
+                let severity = if new == 0 {
+                    AlertSeverity::Critical
+                } else {
+                    AlertSeverity::Warning
+                };
+                out.push(candidate(
+                    rule,
+                    severity,
+                    domain,
+                    s,
+                    format!(
+                        "The DMARC policy of {domain} was weakened from {} to {}",
+                        POLICIES[old], POLICIES[new]
+                    ),
+                    f.message.clone(),
+                ));
+            }
+        }
         RuleKind::RecordChanged => {
             for c in &d.checks {
                 if has(c, &["record.changed"]) {
@@ -469,6 +504,28 @@ fn dns_unreachable(d: &DomainState, s: &RuleSettings, out: &mut Vec<Candidate>) 
             names.join(", ")
         ),
     ));
+}
+
+/// DMARC policies, weakest first (RFC 9989 §4.7 `p`).
+const POLICIES: [&str; 3] = ["none", "quarantine", "reject"];
+
+/// The strength of a DMARC record's `p=` tag (an index into [`POLICIES`]), if it has a known one.
+fn dmarc_policy(record: &str) -> Option<usize> {
+    if !record
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("v=dmarc1")
+    {
+        return None;
+    }
+    record.split(';').find_map(|tag| {
+        let (name, value) = tag.split_once('=')?;
+        if !name.trim().eq_ignore_ascii_case("p") {
+            return None;
+        }
+        let value = value.trim().to_ascii_lowercase();
+        POLICIES.iter().position(|p| *p == value)
+    })
 }
 
 fn has(c: &CheckState, codes: &[&str]) -> bool {

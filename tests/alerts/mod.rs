@@ -55,6 +55,7 @@ pub(crate) fn write(dir: &Path, cfg: &TestConfig, alerts: &str) -> PathBuf {
         "dkim_key_problem",
         "dmarc_missing",
         "dmarc_policy_none",
+        "dmarc_policy_weakened",
         "record_changed",
         "mx_broken",
         "mta_sts_broken",

@@ -344,3 +344,49 @@ fn a_key_the_check_accepts_alerts_below_a_raised_threshold() {
         "The DKIM key at s1._domainkey.shop.example is shorter than 3072 bits (the configured threshold)."
     );
 }
+
+#[test]
+fn a_dmarc_record_changed_to_a_weaker_policy_is_weakened() {
+    let change = |old: &str, new: &str| {
+        finding(
+            "record.changed",
+            Severity::Info,
+            "The DMARC record changed.",
+            json!({"old": old, "new": new}),
+        )
+    };
+    let snap = |f: FindingState| Snapshot {
+        domains: vec![domain(
+            "shop.example",
+            vec![check("dmarc", Severity::Info, vec![f])],
+        )],
+        listings: vec![],
+    };
+    let run = |old: &str, new: &str| {
+        evaluate(&snap(change(old, new)), &AlertSettings::default())
+            .into_iter()
+            .filter(|c| c.rule == RuleKind::DmarcPolicyWeakened)
+            .map(|c| (c.severity.as_str(), c.summary))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        run("v=DMARC1; p=reject; rua=mailto:d@x", "v=DMARC1;p=none"),
+        [(
+            "critical",
+            "The DMARC policy of shop.example was weakened from reject to none".to_owned()
+        )]
+    );
+    assert_eq!(
+        run("v=DMARC1; p=reject", "v=DMARC1; P=Quarantine"),
+        [(
+            "warning",
+            "The DMARC policy of shop.example was weakened from reject to quarantine".to_owned()
+        )]
+    );
+    assert!(run("v=DMARC1; p=none", "v=DMARC1; p=reject").is_empty());
+    assert!(
+        run("v=DMARC1; p=reject", "").is_empty(),
+        "removal is dmarc_missing"
+    );
+    assert!(run("v=spf1 -all", "v=DMARC1; p=none").is_empty());
+}
