@@ -176,8 +176,14 @@ impl Engine {
         let runbook = move |rule: RuleKind| format!("{base}#{}", rule.alertname().to_lowercase());
         let hooks: Vec<String> = settings.webhooks.iter().map(|w| w.name.clone()).collect();
         let changes = lifecycle::step(&mut self.records, &candidates, now, &runbook, &hooks);
+        // One line per alert that started firing or resolved in this pass.
         for r in &changes.upserts {
-            if matches!(r.phase, Phase::Firing | Phase::Resolved) && changes.transitions {
+            let moved = match r.phase {
+                Phase::Firing => r.fired_at == Some(now),
+                Phase::Resolved => r.resolved_at == Some(now),
+                Phase::Pending => false,
+            };
+            if moved {
                 tracing::info!(alert = r.alertname(), labels = ?r.labels, phase = r.phase.as_str(), "alert changed");
             }
         }
