@@ -1,4 +1,5 @@
-//! senderscope: deliverability diagnostics for teams sending email at volume.
+//! senderscope: deliverability diagnostics for teams sending email at volume. How the parts fit:
+//! docs/architecture.md.
 //!
 //! - [`findings`]: severities, stable finding codes, check reports.
 //! - [`dns`]: the one DNS layer (nameservers, timeouts, cache per round, error taxonomy).
@@ -7,8 +8,11 @@
 //! - [`checks`]: the DNS posture checks (SPF, DKIM, DMARC, MX, PTR, MTA-STS, TLS-RPT, BIMI).
 //! - [`config`]: YAML config read, validated with positions, reloaded through one task.
 //! - [`cli`]: the subcommands (`serve`, `check`, `config validate`); [`daemon`] wires the long-running tasks.
+//! - [`results`]: what happens to a result: record history, the store commit, the latest state.
 //! - [`store`]: the state store (`Store` trait, SQLite implementation, migrations).
-//! - [`metrics`]: every metric family; [`http`]: the router (API, `/metrics`, auth, errors).
+//! - [`views`]: the status roll-ups people read, built from the latest state (no HTTP here).
+//! - [`metrics`]: every metric family (state families built at scrape time); [`http`]: the router
+//!   (API, `/metrics`, auth, errors).
 //! - [`alerts`]: alert rules, their lifecycle in the store, Alertmanager and webhook notifiers.
 //! - [`scheduler`]: jobs on intervals with jitter, bounded concurrency and timeouts; [`logging`]: tracing setup.
 
@@ -24,5 +28,7 @@ pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod posture;
+pub mod results;
 pub mod scheduler;
 pub mod store;
+pub mod views;

@@ -21,6 +21,7 @@ use super::settings::AlertSettings;
 use super::snapshot;
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::results::LatestState;
 use crate::store::{Store, StoredAlert};
 
 /// What the engine needs from the daemon.
@@ -28,8 +29,10 @@ use crate::store::{Store, StoredAlert};
 pub struct Deps {
     /// The running configuration.
     pub config: watch::Receiver<Arc<Config>>,
-    /// Where alerts are kept and the latest results are read.
+    /// Where alerts are kept.
     pub store: Arc<dyn Store>,
+    /// The latest results the rules read.
+    pub state: Arc<LatestState>,
     /// Where delivery outcomes are counted.
     pub metrics: Arc<Metrics>,
 }
@@ -163,13 +166,7 @@ impl Engine {
 
     /// Run the rules; returns whether some alert started firing or resolved.
     async fn evaluate(&mut self, deps: &Deps, config: &Config, now: i64) -> bool {
-        let snap = match snapshot::latest(deps.store.as_ref(), config).await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the latest results; alert rules skipped this pass");
-                return false;
-            }
-        };
+        let snap = snapshot::latest(&deps.state, config);
         let settings = &config.alerts;
         let candidates = rules::evaluate(&snap, settings);
         let base = settings.runbook_url.clone();

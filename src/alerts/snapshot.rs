@@ -1,16 +1,12 @@
 //! The rules' input: the latest results, as one plain value. [`latest`] is the one place that knows
-//! where they come from (today the store's latest check results and open listings); the rules read
-//! only a [`Snapshot`], so pointing the engine at another source of the latest state is this file.
-
-use std::collections::BTreeSet;
+//! where they come from (the results pipeline's latest state); the rules read only a [`Snapshot`],
+//! so feeding them new data (report, bounce and ingest figures) starts in this file.
 
 use serde_json::Value;
 
-use crate::blocklists::Targets;
 use crate::config::Config;
 use crate::findings::Severity;
-use crate::metrics::FactValues;
-use crate::store::{Store, StoreError};
+use crate::results::{CheckFacts, LatestState, Target};
 
 /// The latest state of every configured domain and blocklist target.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -91,62 +87,54 @@ impl DomainState {
     }
 }
 
-/// Build the snapshot from the latest stored results, keeping only what the running configuration
-/// names (the store keeps the results of removed domains until retention prunes them).
-pub async fn latest(store: &dyn Store, config: &Config) -> Result<Snapshot, StoreError> {
-    let checks = store.latest_checks(None).await?;
-    let open = store.listings(None).await?;
-    let mut domains: Vec<DomainState> = config
+/// Build the snapshot from the latest state (what the store committed last, seeded at start), for
+/// what the running configuration names.
+pub fn latest(state: &LatestState, config: &Config) -> Snapshot {
+    let s = state.read();
+    let scope = s.scope();
+    let domains = scope
         .domains
         .iter()
-        .map(|d| DomainState {
-            domain: d.name.to_string(),
-            selectors: d.dkim_selectors.clone(),
-            ..DomainState::default()
+        .map(|d| {
+            let mut out = DomainState {
+                domain: d.name.to_string(),
+                selectors: d.selectors.clone(),
+                ..DomainState::default()
+            };
+            for c in s.results(&Target::Domain(d.name.clone())) {
+                match &c.facts {
+                    CheckFacts::Spf(f) => out.spf_lookups = f.spf_dns_lookups,
+                    CheckFacts::Dkim(f) => {
+                        out.dkim_key_bits = f
+                            .dkim_keys
+                            .iter()
+                            .map(|k| (k.selector.clone(), k.bits))
+                            .collect()
+                    }
+                    _ => {}
+                }
+                out.checks.push(CheckState {
+                    check: c.check.to_string(),
+                    status: c.status,
+                    findings: c
+                        .findings
+                        .iter()
+                        .map(|f| FindingState {
+                            code: f.code.clone(),
+                            severity: f.severity,
+                            message: f.message.clone(),
+                            detail: f.detail.clone(),
+                        })
+                        .collect(),
+                });
+            }
+            out
         })
         .collect();
-    for c in checks {
-        let Some(d) = domains.iter_mut().find(|d| d.domain == c.target) else {
-            continue;
-        };
-        // The facts as the checks store them (the same reading the metrics make of them).
-        if let Ok(facts) = serde_json::from_value::<FactValues>(c.facts.clone()) {
-            match c.check.as_str() {
-                "spf" => d.spf_lookups = facts.spf_dns_lookups,
-                "dkim" => {
-                    d.dkim_key_bits = facts
-                        .dkim_keys
-                        .into_iter()
-                        .map(|k| (k.selector, k.bits))
-                        .collect()
-                }
-                _ => {}
-            }
-        }
-        d.checks.push(CheckState {
-            check: c.check,
-            status: c.status,
-            findings: c
-                .findings
-                .into_iter()
-                .map(|f| FindingState {
-                    code: f.code,
-                    severity: f.severity,
-                    message: f.message,
-                    detail: f.detail,
-                })
-                .collect(),
-        });
-    }
-    let targets: BTreeSet<String> =
-        Targets::from_config(&config.domains, config.blocklists.max_range_addresses)
-            .targets()
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-    let listings = open
-        .into_iter()
-        .filter(|p| targets.contains(&p.target))
+    let listings = scope
+        .listing_targets
+        .iter()
+        .flat_map(|t| s.open_listings(&t.to_string()).cloned().collect::<Vec<_>>())
         .map(|p| Listing {
             domains: owners(config, &p.target),
             target: p.target,
@@ -156,7 +144,7 @@ pub async fn latest(store: &dyn Store, config: &Config) -> Result<Snapshot, Stor
             since: p.listed_since,
         })
         .collect();
-    Ok(Snapshot { domains, listings })
+    Snapshot { domains, listings }
 }
 
 /// The configured domains a blocklist target belongs to: the domain itself, or every domain whose

@@ -14,7 +14,7 @@
 use serde::{Deserialize, Deserializer};
 
 mod alerts;
-pub use alerts::*;
+pub(super) use alerts::*;
 
 /// The whole file.
 #[derive(Debug, Deserialize)]
@@ -22,7 +22,7 @@ pub use alerts::*;
     deny_unknown_fields,
     expecting = "a mapping of sections (server, state, dns, schedule, domains, blocklists, alerts)"
 )]
-pub struct RawConfig {
+pub(super) struct RawConfig {
     #[serde(default, deserialize_with = "or_default")]
     pub server: RawServer,
     #[serde(default, deserialize_with = "or_default")]
@@ -43,7 +43,7 @@ pub struct RawConfig {
 /// `server:`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping")]
-pub struct RawServer {
+pub(super) struct RawServer {
     #[serde(default = "default_listen")]
     pub listen: String,
     #[serde(default)]
@@ -57,7 +57,7 @@ pub struct RawServer {
 /// `state:`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping")]
-pub struct RawState {
+pub(super) struct RawState {
     #[serde(default = "default_state_path")]
     pub path: String,
     #[serde(default = "default_retention")]
@@ -67,7 +67,7 @@ pub struct RawState {
 /// `dns:`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping")]
-pub struct RawDns {
+pub(super) struct RawDns {
     #[serde(default, deserialize_with = "or_default")]
     pub nameservers: Vec<String>,
     #[serde(default = "default_dns_timeout")]
@@ -81,7 +81,7 @@ pub struct RawDns {
 /// `schedule:`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping")]
-pub struct RawSchedule {
+pub(super) struct RawSchedule {
     #[serde(default = "default_checks_interval")]
     pub checks: String,
     #[serde(default = "default_blocklists_interval")]
@@ -97,7 +97,7 @@ pub struct RawSchedule {
 /// One entry of `domains:`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping with a name")]
-pub struct RawDomain {
+pub(super) struct RawDomain {
     pub name: String,
     #[serde(default, deserialize_with = "or_default")]
     pub dkim_selectors: Vec<String>,
@@ -108,7 +108,7 @@ pub struct RawDomain {
 /// `blocklists:`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping")]
-pub struct RawBlocklists {
+pub(super) struct RawBlocklists {
     #[serde(default = "default_true")]
     pub defaults: bool,
     #[serde(default, deserialize_with = "or_default")]
@@ -126,7 +126,7 @@ pub struct RawBlocklists {
 /// One entry of `blocklists.extra`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping with a zone")]
-pub struct RawExtraZone {
+pub(super) struct RawExtraZone {
     pub zone: String,
     #[serde(default)]
     pub name: Option<String>,

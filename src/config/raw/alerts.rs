@@ -10,7 +10,7 @@ use super::{default_true, or_default};
 /// `alerts:`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping")]
-pub struct RawAlerts {
+pub(in crate::config) struct RawAlerts {
     #[serde(default = "default_true")]
     pub enabled: bool,
     #[serde(default = "default_evaluate_every")]
@@ -34,7 +34,7 @@ pub struct RawAlerts {
 /// One entry of `alerts.alertmanagers`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping with a url")]
-pub struct RawAlertmanager {
+pub(in crate::config) struct RawAlertmanager {
     pub url: String,
     #[serde(default)]
     pub name: Option<String>,
@@ -47,7 +47,7 @@ pub struct RawAlertmanager {
 /// `basic_auth:` of an Alertmanager.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping with a username")]
-pub struct RawBasicAuth {
+pub(in crate::config) struct RawBasicAuth {
     pub username: String,
     #[serde(default)]
     pub password_file: Option<String>,
@@ -56,7 +56,7 @@ pub struct RawBasicAuth {
 /// One entry of `alerts.webhooks`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping with a name")]
-pub struct RawWebhook {
+pub(in crate::config) struct RawWebhook {
     pub name: String,
     #[serde(default)]
     pub url_file: Option<String>,
@@ -73,7 +73,7 @@ pub struct RawWebhook {
 /// One rule's settings (or a domain's override of them).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping (enabled, for, threshold)")]
-pub struct RawRule {
+pub(in crate::config) struct RawRule {
     #[serde(default)]
     pub enabled: Option<bool>,
     #[serde(default, rename = "for")]

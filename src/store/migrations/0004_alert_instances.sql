@@ -1,4 +1,4 @@
--- 0003: the alert engine's alerts (src/alerts/lifecycle.rs), so a restart neither pages again nor
+-- 0004: the alert engine's alerts (src/alerts/lifecycle.rs), so a restart neither pages again nor
 -- forgets what fires: one row per alert, keyed by its label set; the record (labels, annotations,
 -- times, what each webhook was told) as JSON.
 CREATE TABLE alert_instances (
