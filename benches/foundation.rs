@@ -4,7 +4,9 @@
 //!   and with 100 domains of stored history (the start publishes the latest stored results);
 //! - idle RSS with 100 configured domains (checks pushed out by jitter, so none has run);
 //! - `/metrics` with ≥ 10,000 series under 50 concurrent clients (wrk), p99 latency;
-//! - plus the cost of one uncached rendering of those series, measured in-process.
+//! - `/metrics` for 1,000 domains (2 DKIM selectors, one sending IP each) rendered in-process from a
+//!   state seeded from the store (`render`);
+//! - RSS after the first round of 1,000 domains (`round`).
 //!
 //! `cargo bench --bench foundation` (needs `wrk`). Targets: ≤ 100 ms, ≤ 15 MB, p99 ≤ 5 ms.
 //! Figures, not pass/fail: the machine is shared, so run it on a quiet one to compare.
@@ -353,11 +355,50 @@ fn idle_rss() {
     stop(child);
 }
 
+/// RSS after the first round of 1,000 domains (2 DKIM selectors and one sending IP each). The
+/// configured nameserver is a closed loopback port, so every lookup fails at once and every check
+/// stores a `lookup_failed` finding (more text per result than a healthy domain has).
+fn rss_after_round() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let cfg = config(dir.path(), port, 1000, true);
+    let child = spawn(&cfg, None);
+    wait_ready(port);
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let runs = |body: &str| -> f64 {
+        body.lines()
+            .filter(|l| l.starts_with(r#"senderscope_scheduler_job_runs_total{job="posture""#))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    loop {
+        let done = get(port, "/metrics").map(|(_, b)| runs(&b)).unwrap_or(0.0);
+        if done >= 1000.0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {done} posture runs after 600 s"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let rss = rss_kib(child.id());
+    let series = get(port, "/metrics")
+        .map(|(_, b)| b.lines().filter(|l| !l.starts_with('#')).count())
+        .unwrap_or(0);
+    println!(
+        "RSS after a round of 1,000 domains: {:.1} MB, /metrics {series} lines   (target ≤ 40 MB)",
+        rss as f64 / 1024.0
+    );
+    stop(child);
+}
+
 fn metrics_under_load() {
     let dir = tempfile::tempdir().expect("temp dir");
     let port = free_port();
-    // ~49 series per domain (check_status, findings × 5 severities, last_check per check).
-    let cfg = config(dir.path(), port, 210, true);
+    // ~27 series per domain with every lookup failing (check_status, last_check and one `unknown`
+    // findings series per check; no zero-valued findings series since the state families).
+    let cfg = config(dir.path(), port, 400, true);
     let child = spawn(&cfg, None);
     wait_ready(port);
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -472,5 +513,8 @@ fn main() {
     }
     if wanted("render") {
         render_1000_domains();
+    }
+    if wanted("round") {
+        rss_after_round();
     }
 }
