@@ -13,8 +13,10 @@
 //! - [`views`]: the status roll-ups people read, built from the latest state (no HTTP here).
 //! - [`metrics`]: every metric family (state families built at scrape time); [`http`]: the router
 //!   (API, `/metrics`, auth, errors).
+//! - [`alerts`]: alert rules, their lifecycle in the store, Alertmanager and webhook notifiers.
 //! - [`scheduler`]: jobs on intervals with jitter, bounded concurrency and timeouts; [`logging`]: tracing setup.
 
+pub mod alerts;
 pub mod blocklists;
 pub mod checks;
 pub mod cli;

@@ -94,6 +94,12 @@ pub struct Metrics {
     pub http_requests_total: IntCounterVec,
     /// `senderscope_http_request_duration_seconds{route,method}`.
     pub http_request_duration_seconds: HistogramVec,
+    /// `senderscope_alerts{state}`: the alert engine's pending and firing alerts.
+    pub alerts: IntGaugeVec,
+    /// `senderscope_alert_notifications_total{notifier,result}`: deliveries to a notifier.
+    pub alert_notifications_total: IntCounterVec,
+    /// `senderscope_alert_notifier_up{notifier}`: 1 when the last delivery succeeded.
+    pub alert_notifier_up: IntGaugeVec,
 }
 
 /// Registration failed: a programming error (duplicate or malformed name), reported at start.
@@ -201,6 +207,23 @@ impl Metrics {
             HTTP_BUCKETS,
             &["route", "method"],
         )?;
+        let alerts = b.gauges(
+            "senderscope_alerts",
+            "Alerts of the built-in engine, by state (pending, firing).",
+            &["state"],
+        )?;
+        let alert_notifications_total = b.add(IntCounterVec::new(
+            Opts::new(
+                "senderscope_alert_notifications_total",
+                "Deliveries of alerts to a configured notifier, by result (ok, failed).",
+            ),
+            &["notifier", "result"],
+        )?)?;
+        let alert_notifier_up = b.gauges(
+            "senderscope_alert_notifier_up",
+            "1 when the last delivery to a configured notifier succeeded, 0 when it failed.",
+            &["notifier"],
+        )?;
         #[cfg(target_os = "linux")]
         {
             let process = prometheus::process_collector::ProcessCollector::for_self();
@@ -225,6 +248,9 @@ impl Metrics {
             jobs_running,
             http_requests_total,
             http_request_duration_seconds,
+            alerts,
+            alert_notifications_total,
+            alert_notifier_up,
         })
     }
 

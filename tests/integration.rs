@@ -5,6 +5,7 @@
 // A test or bench binary: its helpers are `pub` within it and may unwrap (a panic is a failed run).
 #![allow(unreachable_pub, clippy::unwrap_used)]
 
+mod alerts;
 mod blocklists;
 mod config;
 mod daemon;

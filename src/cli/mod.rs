@@ -4,10 +4,12 @@
 //! - `serve [-c FILE] [--log-format human|json]`: run the daemon ([`serve`]).
 //! - `config validate [-c FILE]`: exit 0 when the file is valid, 1 with every problem on stderr
 //!   ([`validate`]).
+//! - `alerts test [-c FILE]`: one test alert through every notifier ([`alerts`]).
 //! - `check DOMAIN… [--ip IP]… [--dkim-selector SEL]… [--nameserver HOST:PORT]… [--blocklist ZONE]…
 //!   [--format text|json]`: one-shot posture (and blocklist) checks, no daemon, no store; exit 0 OK,
 //!   1 WARNING, 2 CRITICAL, 3 UNKNOWN ([`check`]).
 
+pub mod alerts;
 pub mod check;
 pub mod serve;
 pub mod validate;
@@ -38,6 +40,16 @@ pub enum Command {
     /// Work with the configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Work with the alert notifiers.
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
+}
+
+/// `senderscope alerts …`.
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// Send one test alert through every configured notifier and print what each answered.
+    Test(alerts::TestArgs),
 }
 
 /// `senderscope config …`.
@@ -57,6 +69,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(check::USAGE_ERROR)
         }),
         Command::Config(ConfigCommand::Validate(args)) => Ok(validate::run(args)),
+        Command::Alerts(AlertsCommand::Test(args)) => alerts::test(args).await,
     }
 }
 

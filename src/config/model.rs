@@ -27,6 +27,8 @@ pub struct Config {
     pub domains: Vec<DomainSettings>,
     /// Which blocklists to query.
     pub blocklists: BlocklistSettings,
+    /// Alert rules and notifiers (docs/alerts.md).
+    pub alerts: crate::alerts::AlertSettings,
 }
 
 /// `server:`.

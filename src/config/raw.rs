@@ -13,11 +13,14 @@
 
 use serde::{Deserialize, Deserializer};
 
+mod alerts;
+pub(super) use alerts::*;
+
 /// The whole file.
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping of sections (server, state, dns, schedule, domains, blocklists)"
+    expecting = "a mapping of sections (server, state, dns, schedule, domains, blocklists, alerts)"
 )]
 pub(super) struct RawConfig {
     #[serde(default, deserialize_with = "or_default")]
@@ -33,6 +36,8 @@ pub(super) struct RawConfig {
     pub domains: Option<Vec<RawDomain>>,
     #[serde(default, deserialize_with = "or_default")]
     pub blocklists: RawBlocklists,
+    #[serde(default, deserialize_with = "or_default")]
+    pub alerts: RawAlerts,
 }
 
 /// `server:`.

@@ -9,6 +9,7 @@
 //!   handler's task), body size limit (413), and JSON bodies for every error (docs/api.md). The
 //!   probes `/healthz` and `/readyz` skip the request timeout: they have budgets of their own.
 
+pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod error;
@@ -102,6 +103,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/v1/status", get(api::status))
         .route("/api/v1/domains/{domain}", get(api::domain))
+        .route("/api/v1/alerts", get(alerts::list))
         .merge(write)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(server.max_body_bytes))

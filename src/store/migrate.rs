@@ -34,6 +34,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0003_drop_unused_tables.sql",
         sql: include_str!("migrations/0003_drop_unused_tables.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_alert_instances.sql",
+        sql: include_str!("migrations/0004_alert_instances.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

@@ -272,6 +272,20 @@ pub struct ListingUpdate {
     pub period: Option<ListingPeriod>,
 }
 
+/// One alert of the alert engine as stored (its record is the engine's JSON; the store does not
+/// read inside it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredAlert {
+    /// Its identity (alertname and labels).
+    pub key: String,
+    /// `pending`, `firing` or `resolved`.
+    pub phase: String,
+    /// When it last changed (Unix ms).
+    pub updated_at: i64,
+    /// The engine's record.
+    pub record: serde_json::Value,
+}
+
 /// Rows removed by retention pruning, per table.
 pub type PruneReport = BTreeMap<&'static str, u64>;
 
@@ -340,6 +354,12 @@ pub trait Store: Send + Sync + 'static {
     /// Remove history last seen before `before` (Unix seconds). Current state is never older than
     /// the retention period unless its target was removed from the configuration.
     fn prune(&self, before: i64) -> StoreFuture<'_, PruneReport>;
+
+    /// Every alert the alert engine keeps.
+    fn alerts(&self) -> StoreFuture<'_, Vec<StoredAlert>>;
+
+    /// Write changed alerts and delete those gone, in one transaction.
+    fn save_alerts(&self, upserts: Vec<StoredAlert>, removed: Vec<String>) -> StoreFuture<'_, ()>;
 
     /// Commit what is queued and stop the writer; later writes fail with [`StoreError::Closed`].
     fn close(&self) -> StoreFuture<'_, ()>;

@@ -25,7 +25,12 @@ const IDLE_READERS: usize = 4;
 /// How long a connection waits for a lock held by another process (a backup, the sqlite3 shell).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Tables counted by [`Store::counts`].
-const TABLES: [&str; 3] = ["check_results", "record_history", "blocklist_listings"];
+const TABLES: [&str; 4] = [
+    "check_results",
+    "record_history",
+    "blocklist_listings",
+    "alert_instances",
+];
 
 /// A write queued for the writer thread.
 trait Write: Send {
@@ -572,6 +577,14 @@ impl Store for SqliteStore {
         self.write(move |c| prune(c, before))
     }
 
+    fn alerts(&self) -> StoreFuture<'_, Vec<StoredAlert>> {
+        self.read(alerts::load)
+    }
+
+    fn save_alerts(&self, upserts: Vec<StoredAlert>, removed: Vec<String>) -> StoreFuture<'_, ()> {
+        self.write(move |c| alerts::save(c, &upserts, &removed))
+    }
+
     fn close(&self) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             // Readers first: the last connection to close removes the WAL files, and only the
@@ -605,6 +618,7 @@ impl Store for SqliteStore {
     }
 }
 
+mod alerts;
 mod queries;
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,6 @@
 //! Typed starters for real servers on free loopback ports. Each waits until ready and stops on drop.
 
+pub mod alertmanager;
 pub mod cli;
 pub mod daemon;
 pub mod dns_relay;

@@ -7,6 +7,7 @@
 //!
 //! Bounds are sanity limits, not tuning advice; each says why where it is not obvious.
 
+mod alerts;
 mod blocklists;
 mod domains;
 mod sections;
@@ -55,6 +56,7 @@ pub(crate) fn validate(
         }
     };
     let blocklists = v.blocklists(raw.blocklists, &root.key("blocklists"));
+    let alerts = v.alerts(raw.alerts, &root.key("alerts"), &domains);
     if v.found.is_empty() && v.environment.is_empty() {
         return Ok(Config {
             server,
@@ -63,6 +65,7 @@ pub(crate) fn validate(
             schedule,
             domains,
             blocklists,
+            alerts,
         });
     }
     Err(v.into_error(text, origin))
