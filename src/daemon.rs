@@ -3,7 +3,8 @@
 //! Start: load the config, open the store (migrations), seed the latest state from it
 //! ([`Results::open`]: one query, what `/metrics` and the API read from the first request), bind the
 //! listener, then spawn the reload task
-//! (fed by the file watcher, SIGHUP and `POST /-/reload`), the scheduler, the HTTP server, the
+//! (fed by the file watcher, SIGHUP and `POST /-/reload`), the scheduler, the alert engine, the
+//! HTTP server, the
 //! systemd watchdog and the start-up public-resolver probe, and tell systemd `READY=1`. Stop
 //! (SIGTERM/SIGINT): drain HTTP, stop the scheduler and let running jobs finish, flush the store
 //! writer, and return — within [`STOP_BUDGET`].
@@ -154,6 +155,20 @@ pub async fn run(source: ConfigSource) -> Result<(), DaemonError> {
             shutdown.clone(),
         ))
     });
+    let limits = http::serve::Limits {
+        max_connections: config_rx.borrow().server.max_connections,
+        header_read_timeout: config_rx.borrow().server.header_read_timeout,
+        idle_timeout: config_rx.borrow().server.idle_timeout,
+    };
+    let alerting = tokio::spawn(crate::alerts::run(
+        crate::alerts::Deps {
+            config: config_rx.clone(),
+            store: store.clone(),
+            state: results.state().clone(),
+            metrics: metrics.clone(),
+        },
+        shutdown.clone(),
+    ));
     let app = http::router(AppState::new(
         config_rx,
         results,
@@ -163,11 +178,7 @@ pub async fn run(source: ConfigSource) -> Result<(), DaemonError> {
     ));
     let server = {
         let stop = shutdown.clone();
-        tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await
-        })
+        tokio::spawn(async move { http::serve::serve(listener, app, limits, stop).await })
     };
 
     notify(&[
@@ -198,7 +209,7 @@ pub async fn run(source: ConfigSource) -> Result<(), DaemonError> {
     if tokio::time::timeout_at(deadline, scheduler).await.is_err() {
         tracing::warn!("the scheduler did not stop before the drain deadline");
     }
-    for task in [reloader, follower, signals, watchdog, probe] {
+    for task in [reloader, follower, signals, watchdog, probe, alerting] {
         task.abort();
     }
     store.close().await.map_err(store_error)?;

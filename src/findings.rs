@@ -119,6 +119,7 @@ finding_codes! {
     SpfSendingIpNotAuthorized => "spf.sending_ip_not_authorized", "A configured sending IP does not get an SPF pass.";
     SpfStringTooLong => "spf.string_too_long", "A TXT character-string is longer than 255 bytes.";
     SpfRecordTooLong => "spf.record_too_long", "The SPF record is longer than 450 bytes and may not fit one UDP answer.";
+    SpfTermsAfterAll => "spf.terms_after_all", "The SPF record has terms after all, which receivers never read.";
     SpfLookupFailed => "spf.lookup_failed", "A DNS lookup needed for SPF failed; SPF could not be checked.";
 
     DkimSelectorMissing => "dkim.selector_missing", "No DKIM key is published for a configured selector.";
@@ -139,6 +140,8 @@ finding_codes! {
     DmarcObsoleteTag => "dmarc.obsolete_tag", "The record uses tags removed by RFC 9989 (pct, rf, ri).";
     DmarcNoRua => "dmarc.no_rua", "No aggregate report address (rua): abuse of the domain goes unseen.";
     DmarcRuaNotAuthorized => "dmarc.rua_not_authorized", "An external report destination has not authorized reports for the domain.";
+    DmarcPolicyNotSecond => "dmarc.policy_not_second", "The p= tag is not right after v=DMARC1, where RFC 7489 receivers expect it.";
+    DmarcReportAddressUndeliverable => "dmarc.report_address_undeliverable", "A rua/ruf address is at a domain that cannot receive mail: reports are lost.";
     DmarcRecordAtApex => "dmarc.record_at_apex", "A DMARC record is published at the domain itself instead of _dmarc.";
     DmarcUnrelatedTxt => "dmarc.unrelated_txt", "Non-DMARC TXT records are published at _dmarc.";
     DmarcInherited => "dmarc.inherited", "The policy comes from a parent domain found by the DNS tree walk.";
@@ -181,6 +184,7 @@ finding_codes! {
     BlocklistZoneUnhealthy => "blocklist.zone_unhealthy", "A blocklist zone fails its RFC 5782 test points and is not trusted.";
     BlocklistRangeTruncated => "blocklist.range_truncated", "A configured IP range is larger than the expansion cap; only part is checked.";
     BlocklistPublicResolver => "blocklist.public_resolver", "Spamhaus refuses our resolver as public or unattributable (127.255.255.254): Spamhaus results are unknown.";
+    BlocklistNotChecked => "blocklist.not_checked", "No configured zone can check this IP or domain (e.g. an IPv6 address with IPv4-only zones): its blocklist state is unknown, not clean.";
     BlocklistDelisted => "blocklist.delisted", "A listing ended: the IP or domain is no longer on the zone (shown for a week).";
 }
 

@@ -14,8 +14,10 @@
 //! - [`metrics`]: every metric family (state families built at scrape time); [`http`]: the router
 //!   (API, `/metrics`, auth, errors).
 //! - [`events`]: bounces, complaints and deliveries: parsing, classification, rates, webhooks.
+//! - [`alerts`]: alert rules, their lifecycle in the store, Alertmanager and webhook notifiers.
 //! - [`scheduler`]: jobs on intervals with jitter, bounded concurrency and timeouts; [`logging`]: tracing setup.
 
+pub mod alerts;
 pub mod blocklists;
 pub mod checks;
 pub mod cli;

@@ -96,6 +96,12 @@ pub struct Metrics {
     pub http_request_duration_seconds: HistogramVec,
     /// Bounce, complaint and delivery counters and rates (`events::metrics`).
     pub events: crate::events::metrics::EventMetrics,
+    /// `senderscope_alerts{state}`: the alert engine's pending and firing alerts.
+    pub alerts: IntGaugeVec,
+    /// `senderscope_alert_notifications_total{notifier,result}`: deliveries to a notifier.
+    pub alert_notifications_total: IntCounterVec,
+    /// `senderscope_alert_notifier_up{notifier}`: 1 when the last delivery succeeded.
+    pub alert_notifier_up: IntGaugeVec,
 }
 
 /// Registration failed: a programming error (duplicate or malformed name), reported at start.
@@ -204,6 +210,23 @@ impl Metrics {
             &["route", "method"],
         )?;
         let events = b.add(crate::events::metrics::EventMetrics::new()?)?;
+        let alerts = b.gauges(
+            "senderscope_alerts",
+            "Alerts of the built-in engine, by state (pending, firing).",
+            &["state"],
+        )?;
+        let alert_notifications_total = b.add(IntCounterVec::new(
+            Opts::new(
+                "senderscope_alert_notifications_total",
+                "Deliveries of alerts to a configured notifier, by result (ok, failed).",
+            ),
+            &["notifier", "result"],
+        )?)?;
+        let alert_notifier_up = b.gauges(
+            "senderscope_alert_notifier_up",
+            "1 when the last delivery to a configured notifier succeeded, 0 when it failed.",
+            &["notifier"],
+        )?;
         #[cfg(target_os = "linux")]
         {
             let process = prometheus::process_collector::ProcessCollector::for_self();
@@ -229,6 +252,9 @@ impl Metrics {
             http_requests_total,
             http_request_duration_seconds,
             events,
+            alerts,
+            alert_notifications_total,
+            alert_notifier_up,
         })
     }
 

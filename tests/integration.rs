@@ -5,11 +5,14 @@
 // A test or bench binary: its helpers are `pub` within it and may unwrap (a panic is a failed run).
 #![allow(unreachable_pub, clippy::unwrap_used)]
 
+mod alerts;
 mod blocklists;
 mod config;
 mod daemon;
+mod dns;
 mod events;
 mod golden;
+mod harden;
 // Not every suite uses every starter method.
 #[allow(dead_code)]
 mod harness;

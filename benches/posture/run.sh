@@ -20,6 +20,7 @@
 #        CHECKDMARC_VERSION (default 6.0.4)   SKIP_CHECKDMARC=1 to time senderscope only
 #        SKIP_TRICKY=1   skip the verdict comparison on the tricky zones
 #        KEEP=1          keep the work directory (zones, outputs, time logs, compare.md)
+#        STRACE=1        count senderscope's system calls in one extra run (`strace -c -f`)
 set -euo pipefail
 
 N=${1:-1000}
@@ -124,6 +125,13 @@ for i in $(seq 1 "$REPEAT"); do
     python3 "$HERE/report.py" senderscope "$WORK/senderscope.$i.json" "$WORK/domains.txt"
 done
 S_WALL=$(median "${S_WALLS[@]}")
+if [ -n "${STRACE:-}" ] && command -v strace >/dev/null; then
+    strace -c -f -o "$WORK/strace.txt" \
+        "$SENDERSCOPE" check --nameserver "$ADDR:53" --dkim-selector s1 --dkim-selector s2 --format json \
+        "${DOMAINS[@]}" > /dev/null || true
+    echo "system calls of one senderscope run (strace -c -f):"
+    awk 'NR <= 2 || /socket|bind|close|sendto|recvfrom|epoll_ctl|epoll_wait|connect|total/' "$WORK/strace.txt"
+fi
 echo "senderscope median of $REPEAT: wall ${S_WALL} s, CPU $(median "${S_CPU[@]}") s," \
      "max RSS $(median "${S_RSS[@]}") MB ($N domains, 64 in flight)"
 

@@ -9,6 +9,7 @@
 //!
 //! Dead lists are refused with what happened to them, as in the configuration.
 
+use std::collections::HashSet;
 use std::fmt;
 
 use super::{Zone, generic_zone, zones};
@@ -93,8 +94,9 @@ fn kind_words(kind: ZoneKind) -> &'static str {
 /// Catalogue Spamhaus zones go through DQS when `dqs_key` is given.
 pub fn adhoc_zones(args: &[ZoneArg], dqs_key: Option<&Secret>) -> Vec<Zone> {
     let mut out: Vec<Zone> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     let mut push = |zone: Zone| {
-        if !out.iter().any(|z| z.zone() == zone.zone()) {
+        if seen.insert(zone.zone().to_owned()) {
             out.push(zone);
         }
     };

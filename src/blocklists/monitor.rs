@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::report::{ended_finding, target_finding};
+use super::report::{ended_finding, not_checked_finding, target_finding};
 use super::{Listing, Round, Target, Targets, Zone, ZoneHealth, ZoneListing, select};
 use crate::config::Config;
 use crate::findings::{CheckReport, Finding, FindingCode, Severity, worst};
@@ -119,6 +119,10 @@ impl RoundReport {
     /// ended listings are still shown.
     pub fn new(round: Round, zones: &[Zone], history: &History, now: i64) -> RoundReport {
         let shown_after = now.saturating_sub(ENDED_SHOWN.as_secs() as i64);
+        // Looked up once per listing: by name in a map, not by a scan of every zone.
+        let zone_of: HashMap<&str, &Zone> = zones.iter().map(|z| (z.zone(), z)).collect();
+        let health_of: HashMap<&str, &ZoneHealth> =
+            round.zones.iter().map(|h| (h.zone.as_str(), h)).collect();
         let targets: Vec<TargetReport> = round
             .targets
             .into_iter()
@@ -126,13 +130,11 @@ impl RoundReport {
                 let name = t.target.to_string();
                 let mut findings = Vec::new();
                 for l in &t.listings {
-                    let Some(zone) = zones.iter().find(|z| z.zone() == l.zone) else {
+                    let Some(zone) = zone_of.get(l.zone.as_str()).copied() else {
                         continue;
                     };
-                    let health = round
-                        .zones
-                        .iter()
-                        .find(|h| h.zone == l.zone)
+                    let health = health_of
+                        .get(l.zone.as_str())
                         .and_then(|h| h.family(t.target.family()));
                     let since = history.since(&name, &l.zone);
                     if let Some(f) = target_finding(&t.target, zone, l, health, since) {
@@ -144,6 +146,9 @@ impl RoundReport {
                     {
                         findings.push(ended_finding(ended));
                     }
+                }
+                if t.listings.is_empty() {
+                    findings.push(not_checked_finding(&t.target, zones));
                 }
                 TargetReport {
                     status: worst(&findings).max(t.status),
@@ -175,6 +180,12 @@ impl RoundReport {
     /// The results of `target`, if it was in the round.
     pub fn target(&self, target: &Target) -> Option<&TargetReport> {
         self.targets.iter().find(|t| &t.target == target)
+    }
+
+    /// Every target's results by target: for looking up many, where [`RoundReport::target`] on each
+    /// would scan the round once per target.
+    pub fn by_target(&self) -> HashMap<&Target, &TargetReport> {
+        self.targets.iter().map(|t| (&t.target, t)).collect()
     }
 
     /// What the daemon stores: one [`CHECK`] report per target and the zone-level report
@@ -333,5 +344,43 @@ mod tests {
         assert_eq!(stored[0].status, Severity::Critical);
         assert_eq!(stored[4].target, ROUND_TARGET);
         assert_eq!(stored[4].status, Severity::Unknown);
+    }
+
+    #[tokio::test]
+    async fn targets_no_zone_lists_are_not_checked_rather_than_ok() {
+        let fake = FakeDns::start().await.unwrap();
+        fake.load("2.0.0.127.bl.test A 127.0.0.2").unwrap();
+        let dns = Resolver::new(&fake.settings()).unwrap().round();
+        // An IPv4-only zone, as `--blocklist ipv4:bl.test` gives.
+        let zones = crate::blocklists::adhoc_zones(
+            &[crate::blocklists::ZoneArg::parse("ipv4:bl.test").unwrap()],
+            None,
+        );
+        let mut targets = Targets::new();
+        targets.add_ip("2001:db8::25".parse().unwrap());
+        targets.add_domain(crate::config::DomainName::parse("shop.test").unwrap());
+        let round = run_round(&dns, &zones, &targets).await;
+        let r = RoundReport::new(round, &zones, &History::new(), 1_795_700_000);
+        for target in [
+            Target::Ip("2001:db8::25".parse().unwrap()),
+            Target::Domain(crate::config::DomainName::parse("shop.test").unwrap()),
+        ] {
+            let t = r.target(&target).unwrap();
+            assert!(t.listings.is_empty(), "{target}: {t:?}");
+            assert_eq!(t.status, Severity::Unknown, "{target}: unknown is not ok");
+            assert_eq!(t.findings.len(), 1);
+            assert_eq!(t.findings[0].code, FindingCode::BlocklistNotChecked);
+        }
+        let domain = r
+            .target(&Target::Domain(
+                crate::config::DomainName::parse("shop.test").unwrap(),
+            ))
+            .unwrap();
+        assert_eq!(
+            domain.findings[0].message,
+            "shop.test was not checked against any blocklist: none of the configured zones (bl.test) \
+             lists domains. Add a zone that does (blocklists.enable or blocklists.extra), or know that \
+             its blocklist state is unknown."
+        );
     }
 }

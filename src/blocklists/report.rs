@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use super::round::ZoneListing;
-use super::{Failure, HealthState, Listed, Listing, Meaning, Target, Zone};
+use super::{Failure, Family, HealthState, Listed, Listing, Meaning, Target, Zone};
 use crate::findings::{Finding, FindingCode, Severity};
 use crate::store::ListingPeriod;
 
@@ -275,6 +275,30 @@ pub(super) fn target_finding(
 }
 
 /// `blocklist.delisted` (info): a listing period the store closed, shown while it is recent.
+/// A target that no configured zone can check (an IPv6 address with IPv4-only zones, a domain with
+/// no domain zone): its state is unknown, not clean.
+pub(super) fn not_checked_finding(target: &Target, zones: &[Zone]) -> Finding {
+    let (kind, family) = match target.family() {
+        Family::V4 => ("IPv4 addresses", "IPv4"),
+        Family::V6 => ("IPv6 addresses", "IPv6"),
+        Family::Domain => ("domains", "domain"),
+    };
+    let configured: Vec<&str> = zones.iter().map(Zone::zone).collect();
+    let message = if configured.is_empty() {
+        format!("{target} was not checked against any blocklist: no zone is configured.")
+    } else {
+        format!(
+            "{target} was not checked against any blocklist: none of the configured zones ({}) lists {kind}. Add a zone that does (blocklists.enable or blocklists.extra), or know that its blocklist state is unknown.",
+            configured.join(", ")
+        )
+    };
+    Finding::new(FindingCode::BlocklistNotChecked, Severity::Unknown, message).with_detail(json!({
+        "target": target.to_string(),
+        "family": family,
+        "zones": configured,
+    }))
+}
+
 pub(super) fn ended_finding(period: &ListingPeriod) -> Finding {
     let at = |unix: i64| {
         OffsetDateTime::from_unix_timestamp(unix)

@@ -5,6 +5,8 @@
 //! The daemon scheduler runs this on `schedule.blocklists` and stores listing start/end; `check` runs it
 //! once. Both read [`Round`]: per (target, zone) the [`Listing`], per zone its [`ZoneHealth`], findings.
 
+use std::collections::HashMap;
+
 use serde::{Serialize, Serializer};
 
 use super::health::{self, HealthState, ZoneHealth};
@@ -127,8 +129,9 @@ pub async fn run_round(dns: &Lookups, zones: &[Zone], targets: &Targets) -> Roun
         });
     }
     let mut findings = listing_findings(zones, &results);
+    let by_zone = by_zone(zones, &results);
     for (zi, zone) in zones.iter().enumerate() {
-        findings.extend(zone_findings(zone, &health[zi], &results));
+        findings.extend(zone_findings(zone, &health[zi], &by_zone[zi]));
     }
     findings.extend(targets.findings());
     Round {
@@ -151,11 +154,12 @@ fn trusted(listing: Listing, health: &ZoneHealth, family: Family) -> Listing {
 }
 
 fn listing_findings(zones: &[Zone], results: &[TargetListings]) -> Vec<Finding> {
+    let zone_of: HashMap<&str, &Zone> = zones.iter().map(|z| (z.zone(), z)).collect();
     let mut out = Vec::new();
     for t in results {
         for l in &t.listings {
             if let (Listing::Listed(listed), Some(zone)) =
-                (&l.listing, zones.iter().find(|z| z.zone() == l.zone))
+                (&l.listing, zone_of.get(l.zone.as_str()))
             {
                 out.push(report::listed_finding(&t.target, zone, listed));
             }
@@ -164,27 +168,50 @@ fn listing_findings(zones: &[Zone], results: &[TargetListings]) -> Vec<Finding> 
     out
 }
 
+/// Per zone (in `zones` order), every target's answer there: one pass over the results instead of
+/// one scan of every target's listings per zone.
+fn by_zone<'r>(
+    zones: &[Zone],
+    results: &'r [TargetListings],
+) -> Vec<Vec<(&'r Target, &'r Listing)>> {
+    let index: HashMap<&str, usize> = zones
+        .iter()
+        .enumerate()
+        .map(|(zi, z)| (z.zone(), zi))
+        .collect();
+    let mut out = vec![Vec::new(); zones.len()];
+    for t in results {
+        for l in &t.listings {
+            if let Some(&zi) = index.get(l.zone.as_str()) {
+                out[zi].push((&t.target, &l.listing));
+            }
+        }
+    }
+    out
+}
+
 /// One finding per zone and problem: unhealthy, refused (with the list's fix, e.g. for Spamhaus'
 /// public-resolver answer), lookups failed. Targets are counted, a few named, up to 20 in detail.
-fn zone_findings(zone: &Zone, health: &ZoneHealth, results: &[TargetListings]) -> Vec<Finding> {
+fn zone_findings(
+    zone: &Zone,
+    health: &ZoneHealth,
+    answers: &[(&Target, &Listing)],
+) -> Vec<Finding> {
     let name = zone.zone();
     let mut refused: Vec<&Target> = Vec::new();
     let mut refusal = None;
     let mut failed: Vec<&Target> = Vec::new();
     let mut failure = None;
     let mut untrusted: Vec<&Target> = Vec::new();
-    for t in results {
-        let Some(l) = t.listings.iter().find(|l| l.zone == name) else {
-            continue;
-        };
-        match &l.listing {
+    for &(target, listing) in answers {
+        match listing {
             Listing::Refused { code, meaning } => {
-                refused.push(&t.target);
+                refused.push(target);
                 refusal.get_or_insert((*code, meaning.clone()));
             }
-            Listing::LookupFailed(Failure::Untrusted(_)) => untrusted.push(&t.target),
+            Listing::LookupFailed(Failure::Untrusted(_)) => untrusted.push(target),
             Listing::LookupFailed(f) => {
-                failed.push(&t.target);
+                failed.push(target);
                 failure.get_or_insert(f.clone());
             }
             Listing::NotListed | Listing::Listed(_) => {}

@@ -1,6 +1,8 @@
 //! The configured zone set: catalogue defaults, `blocklists.enable` / `disable`, `blocklists.extra`,
 //! and Spamhaus DQS when a key is configured. Every problem is reported at once.
 
+use std::collections::HashSet;
+
 use super::Zone;
 use super::zones;
 use crate::config::BlocklistSettings;
@@ -71,13 +73,13 @@ pub fn select(settings: &BlocklistSettings) -> Result<Vec<Zone>, SelectError> {
                 false
             }
         };
-    let enable: Vec<String> = settings
+    let enable: HashSet<String> = settings
         .enable
         .iter()
         .filter(|z| known(z, "enable", &mut problems))
         .map(|z| crate::dns::normalize(z))
         .collect();
-    let disable: Vec<String> = settings
+    let disable: HashSet<String> = settings
         .disable
         .iter()
         .filter(|z| known(z, "disable", &mut problems))
@@ -86,10 +88,11 @@ pub fn select(settings: &BlocklistSettings) -> Result<Vec<Zone>, SelectError> {
     let key = settings.spamhaus_dqs_key.as_ref();
     let mut out: Vec<Zone> = zones::CATALOGUE
         .iter()
-        .filter(|e| (settings.defaults && e.default) || enable.iter().any(|z| z == e.zone))
-        .filter(|e| !disable.iter().any(|z| z == e.zone))
+        .filter(|e| (settings.defaults && e.default) || enable.contains(e.zone))
+        .filter(|e| !disable.contains(e.zone))
         .map(|e| Zone::from_catalogue(e, key))
         .collect();
+    let mut names: HashSet<String> = out.iter().map(|z| z.zone.clone()).collect();
     for extra in &settings.extra {
         let zone = Zone::from_extra(extra);
         if zones::entry(&zone.zone).is_some() {
@@ -97,7 +100,7 @@ pub fn select(settings: &BlocklistSettings) -> Result<Vec<Zone>, SelectError> {
                 "blocklists.extra: {} is in the catalogue; use blocklists.enable instead",
                 zone.zone
             ));
-        } else if out.iter().any(|z| z.zone == zone.zone) {
+        } else if !names.insert(zone.zone.clone()) {
             problems.push(format!("blocklists.extra: {} is listed twice", zone.zone));
         } else {
             out.push(zone);

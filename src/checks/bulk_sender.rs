@@ -159,7 +159,10 @@ fn ptr_state(ptr: &[PtrOutcome]) -> State {
     };
     let mut missing = Vec::new();
     let mut unverified = Vec::new();
-    for o in ptr.iter().filter(|o| !(o.fcrdns && o.ptr.is_some())) {
+    for o in ptr
+        .iter()
+        .filter(|o| !(o.fcrdns == Some(true) && o.ptr.is_some()))
+    {
         if failed(o) {
             unverified.push(o.ip.to_string());
         } else {
@@ -323,7 +326,7 @@ mod tests {
         PtrOutcome {
             ip: ip.parse::<IpAddr>().unwrap(),
             ptr: name.map(str::to_owned),
-            fcrdns,
+            fcrdns: Some(fcrdns),
             findings: codes
                 .iter()
                 .map(|&c| Finding::new(c, Severity::Warning, "x"))

@@ -27,8 +27,9 @@ pub struct PtrOutcome {
     pub ip: IpAddr,
     /// The PTR name: the one that confirms the IP when there is one, else the first published.
     pub ptr: Option<String>,
-    /// Whether some PTR name resolves back to the IP.
-    pub fcrdns: bool,
+    /// Whether some PTR name resolves back to the IP; `None` when a lookup failed before that could be
+    /// told (unknown is not false).
+    pub fcrdns: Option<bool>,
     /// What was found; empty means all is well.
     pub findings: Vec<Finding>,
 }
@@ -45,7 +46,7 @@ pub async fn check(dns: &Lookups, ip: IpAddr) -> PtrOutcome {
     let mut outcome = PtrOutcome {
         ip,
         ptr: None,
-        fcrdns: false,
+        fcrdns: None,
         findings: Vec::new(),
     };
     let reverse = reverse_name(ip);
@@ -81,6 +82,7 @@ pub async fn check(dns: &Lookups, ip: IpAddr) -> PtrOutcome {
                     )
                     .with_detail(json!({"reverse_name": reverse})),
                 );
+                outcome.fcrdns = Some(false);
                 return outcome;
             }
             names
@@ -94,7 +96,7 @@ pub async fn check(dns: &Lookups, ip: IpAddr) -> PtrOutcome {
         .find(|(_, f)| matches!(f, Forward::Addresses(addrs, _) if addrs.contains(&ip)))
         .map(|(n, _)| n.clone());
     if let Some(name) = confirming {
-        outcome.fcrdns = true;
+        outcome.fcrdns = Some(true);
         if names.len() > 1 {
             outcome.findings.push(
                 Finding::new(
@@ -143,6 +145,7 @@ pub async fn check(dns: &Lookups, ip: IpAddr) -> PtrOutcome {
             Forward::Failed(_) => String::new(),
         })
         .collect();
+    outcome.fcrdns = Some(false);
     outcome.findings.push(
         Finding::new(
             FindingCode::PtrFcrdnsMismatch,
@@ -225,7 +228,10 @@ mod tests {
             .unwrap();
         for ip in ["192.0.2.1", "2001:db8::1"] {
             let o = run(&dns, ip).await;
-            assert!(o.fcrdns && o.findings.is_empty(), "{ip}: {o:?}");
+            assert!(
+                o.fcrdns == Some(true) && o.findings.is_empty(),
+                "{ip}: {o:?}"
+            );
             assert_eq!(o.ptr.as_deref(), Some("mail.d.test"));
         }
     }
@@ -236,7 +242,7 @@ mod tests {
         add_ptr(&dns, "2001:db8::1", "mail.d.test");
         dns.load("mail.d.test A 192.0.2.1").unwrap();
         let o = run(&dns, "2001:db8::1").await;
-        assert!(!o.fcrdns);
+        assert_eq!(o.fcrdns, Some(false));
         assert_eq!(
             codes(&o),
             vec![(FindingCode::PtrFcrdnsMismatch, Severity::Critical)]
@@ -267,7 +273,7 @@ mod tests {
         dns.load("mail.d.test A 192.0.2.77\nmail.d.test A 192.0.2.78")
             .unwrap();
         let o = run(&dns, "192.0.2.1").await;
-        assert!(!o.fcrdns);
+        assert_eq!(o.fcrdns, Some(false));
         assert_eq!(o.ptr.as_deref(), Some("mail.d.test"));
         assert!(
             o.findings[0]
@@ -285,7 +291,7 @@ mod tests {
         add_ptr(&dns, "192.0.2.1", "mail.d.test");
         dns.load("mail.d.test A 192.0.2.1").unwrap();
         let o = run(&dns, "192.0.2.1").await;
-        assert!(o.fcrdns);
+        assert_eq!(o.fcrdns, Some(true));
         assert_eq!(o.ptr.as_deref(), Some("mail.d.test"));
         assert_eq!(
             codes(&o),
@@ -316,6 +322,6 @@ mod tests {
             codes(&o),
             vec![(FindingCode::PtrLookupFailed, Severity::Unknown)]
         );
-        assert!(!o.fcrdns);
+        assert_eq!(o.fcrdns, None, "unknown is not false");
     }
 }

@@ -13,6 +13,8 @@
 //! failed or a list refused the query, and nothing is critical; DNS could not be set up; bad
 //! arguments — see [`USAGE_ERROR`]).
 
+use std::collections::HashSet;
+use std::hash::Hash;
 use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 
@@ -128,7 +130,7 @@ pub struct CheckOutcome {
 /// The zones `--blocklist` names that list something given: an IP list with no `--ip` of its family
 /// is left out, with a note on stderr (domains are always given).
 fn blocklist_zones(args: &CheckArgs, dqs_key: Option<&Secret>) -> Vec<Zone> {
-    let families: Vec<Family> = args
+    let families: HashSet<Family> = args
         .ips
         .iter()
         .map(|ip| Target::Ip(*ip).family())
@@ -180,8 +182,12 @@ pub async fn check(args: &CheckArgs, resolver: &Resolver, zones: &[Zone]) -> Che
         for ip in &args.ips {
             targets.add_ip(*ip);
         }
-        for domain in &args.domains {
-            targets.add_domain(domain.clone());
+        // Zones named on the command line are the question asked: with IP zones only, the domains
+        // were not asked about (the daemon, checking what its config lists, says "not checked").
+        if zones.iter().any(|z| z.lists(Family::Domain)) {
+            for domain in &args.domains {
+                targets.add_domain(domain.clone());
+            }
         }
         let result = run_round(&round, zones, &targets).await;
         // No store: no history, so sentences carry no "since".
@@ -222,15 +228,15 @@ async fn posture(args: &CheckArgs, round: &Lookups) -> PostureReport {
     PostureReport::new(domains)
 }
 
-/// The same value given twice is checked once; order is kept.
-fn dedup<T: Clone + PartialEq>(items: &[T]) -> Vec<T> {
-    let mut out: Vec<T> = Vec::with_capacity(items.len());
-    for item in items {
-        if !out.contains(item) {
-            out.push(item.clone());
-        }
-    }
-    out
+/// The same value given twice is checked once; order is kept. A set, not a scan of what is kept:
+/// thousands of `--ip` are a use, not an abuse.
+fn dedup<T: Clone + Eq + Hash>(items: &[T]) -> Vec<T> {
+    let mut seen: HashSet<&T> = HashSet::with_capacity(items.len());
+    items
+        .iter()
+        .filter(|item| seen.insert(*item))
+        .cloned()
+        .collect()
 }
 
 fn parse_domain(s: &str) -> Result<DomainName, String> {

@@ -6,10 +6,12 @@
 //!   ([`validate`]).
 //! - `suppressions export [-c FILE] [--format csv|json]`: print the suppression list
 //!   ([`suppressions`]).
+//! - `alerts test [-c FILE]`: one test alert through every notifier ([`alerts`]).
 //! - `check DOMAIN… [--ip IP]… [--dkim-selector SEL]… [--nameserver HOST:PORT]… [--blocklist ZONE]…
 //!   [--format text|json]`: one-shot posture (and blocklist) checks, no daemon, no store; exit 0 OK,
 //!   1 WARNING, 2 CRITICAL, 3 UNKNOWN ([`check`]).
 
+pub mod alerts;
 pub mod check;
 pub mod serve;
 pub mod suppressions;
@@ -44,6 +46,9 @@ pub enum Command {
     /// The suppression list (addresses to stop mailing).
     #[command(subcommand)]
     Suppressions(SuppressionsCommand),
+    /// Work with the alert notifiers.
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
 }
 
 /// `senderscope suppressions …`.
@@ -51,6 +56,13 @@ pub enum Command {
 pub enum SuppressionsCommand {
     /// Print the suppression list as CSV (default) or JSON.
     Export(suppressions::ExportArgs),
+}
+
+/// `senderscope alerts …`.
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// Send one test alert through every configured notifier and print what each answered.
+    Test(alerts::TestArgs),
 }
 
 /// `senderscope config …`.
@@ -71,6 +83,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         }),
         Command::Config(ConfigCommand::Validate(args)) => Ok(validate::run(args)),
         Command::Suppressions(SuppressionsCommand::Export(args)) => suppressions::run(args),
+        Command::Alerts(AlertsCommand::Test(args)) => alerts::test(args).await,
     }
 }
 

@@ -7,6 +7,7 @@
 //! - Relative paths in the config (`state.path`, `*_file`) are relative to the process's working
 //!   directory, not to the config file: the embedded default has no directory of its own.
 
+mod depth;
 mod duration;
 mod error;
 mod keypath;
@@ -121,6 +122,20 @@ pub(crate) fn load_str_with(
     origin: &str,
     secrets: &dyn SecretSource,
 ) -> Result<Config, ConfigError> {
+    // A UTF-8 byte order mark (some Windows editors write one) is not content: YAML 1.2 §5.2 allows
+    // it at the start of a stream, and columns are counted after it.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if let Some(at) = depth::too_deep(text) {
+        return Err(ConfigError::one(Problem::at(
+            origin,
+            Some(at),
+            "",
+            format!(
+                "nested more than {} levels deep; a senderscope configuration needs a few",
+                depth::MAX_DEPTH
+            ),
+        )));
+    }
     // Syntax first: serde_norway deserializes while it parses, so a type error early in the file
     // would otherwise hide a syntax error further down, which is the one to fix first.
     serde_yaml::from_str::<serde::de::IgnoredAny>(text)

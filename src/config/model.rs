@@ -29,6 +29,8 @@ pub struct Config {
     pub blocklists: BlocklistSettings,
     /// Bounces, complaints and deliveries (docs/bounces.md).
     pub events: crate::events::settings::EventSettings,
+    /// Alert rules and notifiers (docs/alerts.md).
+    pub alerts: crate::alerts::AlertSettings,
 }
 
 /// `server:`.
@@ -43,6 +45,13 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     /// Requests taking longer are answered 408.
     pub request_timeout: Duration,
+    /// Connections open at once; more are closed as soon as they are accepted.
+    pub max_connections: usize,
+    /// A connection that has not sent a whole request head within this is closed (slow clients,
+    /// and keep-alive connections waiting for their next request).
+    pub header_read_timeout: Duration,
+    /// A connection on which nothing is read or written for this long is closed.
+    pub idle_timeout: Duration,
 }
 
 /// `state:`.
@@ -141,8 +150,10 @@ pub struct ExtraZone {
     pub delist_url: Option<String>,
 }
 
-/// A validated domain name: lower-case ASCII (IDNs in their A-label form), no trailing dot, labels of
-/// 1–63 letters, digits, hyphens or underscores, at most 253 bytes.
+/// A validated domain name: a hostname as RFC 1123 §2.1 and RFC 952 describe it (lower-case ASCII,
+/// IDNs in their A-label form, no trailing dot, labels of 1–63 letters, digits and hyphens that
+/// neither start nor end with a hyphen, at most 253 bytes), and not an IP address (a name whose last
+/// label is all digits).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DomainName(String);
 
@@ -152,6 +163,16 @@ impl DomainName {
         let name = input.trim_end_matches('.').to_ascii_lowercase();
         if name.is_empty() {
             return Err("a domain name cannot be empty".into());
+        }
+        if name.parse::<std::net::IpAddr>().is_ok()
+            || name
+                .rsplit('.')
+                .next()
+                .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(format!(
+                "{input:?} is an IP address, not a domain name (its last label is all digits)"
+            ));
         }
         if name.len() > 253 {
             return Err(format!("{input:?} is longer than 253 bytes"));
@@ -164,10 +185,15 @@ impl DomainName {
             }
             if !label
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
             {
                 return Err(format!(
-                    "{input:?} has characters other than letters, digits, '-' and '_' (write IDNs as xn--)"
+                    "{input:?} has characters other than letters, digits and '-' (write IDNs as xn--)"
+                ));
+            }
+            if label.starts_with('-') || label.ends_with('-') {
+                return Err(format!(
+                    "{input:?} has a label that starts or ends with '-' (`{label}`), which a hostname cannot"
                 ));
             }
         }

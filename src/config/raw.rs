@@ -13,11 +13,14 @@
 
 use serde::{Deserialize, Deserializer};
 
+mod alerts;
+pub(super) use alerts::*;
+
 /// The whole file.
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping of sections (server, state, dns, schedule, domains, blocklists)"
+    expecting = "a mapping of sections (server, state, dns, schedule, domains, blocklists, alerts)"
 )]
 pub(super) struct RawConfig {
     #[serde(default, deserialize_with = "or_default")]
@@ -35,6 +38,7 @@ pub(super) struct RawConfig {
     pub blocklists: RawBlocklists,
     #[serde(default, deserialize_with = "or_default")]
     pub events: RawEvents,
+    pub alerts: RawAlerts,
 }
 
 /// `server:`.
@@ -49,6 +53,12 @@ pub(super) struct RawServer {
     pub max_body_bytes: String,
     #[serde(default = "default_request_timeout")]
     pub request_timeout: String,
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout: String,
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout: String,
 }
 
 /// `state:`.
@@ -265,6 +275,15 @@ fn default_max_body_bytes() -> String {
 fn default_request_timeout() -> String {
     "30s".into()
 }
+fn default_max_connections() -> u32 {
+    512
+}
+fn default_header_read_timeout() -> String {
+    "10s".into()
+}
+fn default_idle_timeout() -> String {
+    "60s".into()
+}
 /// Relative to the working directory, so `cargo run -- serve` works from a fresh clone without root;
 /// the systemd unit runs in its StateDirectory.
 fn default_state_path() -> String {
@@ -338,6 +357,9 @@ impl Default for RawServer {
             api_token_file: None,
             max_body_bytes: default_max_body_bytes(),
             request_timeout: default_request_timeout(),
+            max_connections: default_max_connections(),
+            header_read_timeout: default_header_read_timeout(),
+            idle_timeout: default_idle_timeout(),
         }
     }
 }

@@ -217,7 +217,8 @@ pub const DEBOUNCE: Duration = Duration::from_millis(500);
 /// The watch is on the file's directory, not the file: editors that save by writing a new file and
 /// renaming it over the old one, and a file deleted and created again, replace the inode a file
 /// watch would follow. When the config path is a symbolic link (a Kubernetes ConfigMap swaps the
-/// directory behind it), any change in the directory counts.
+/// directory behind it), any change in the directory counts, and the directory of the file it points
+/// to is watched as well.
 pub fn watch_file(
     path: &Path,
     requests: mpsc::Sender<ReloadRequest>,
@@ -266,6 +267,17 @@ pub fn watch_file_debounced(
         }
     })?;
     debouncer.watch(&dir, RecursiveMode::NonRecursive)?;
+    // Editing the file a symbolic link points to changes nothing in the link's directory: watch the
+    // target's directory too (any change there counts, as in the link's).
+    if any_change
+        && let Some(target_dir) = std::fs::canonicalize(path)
+            .ok()
+            .and_then(|t| t.parent().map(Path::to_path_buf))
+        && std::fs::canonicalize(&dir).ok().as_ref() != Some(&target_dir)
+        && let Err(e) = debouncer.watch(&target_dir, RecursiveMode::NonRecursive)
+    {
+        tracing::warn!(dir = %target_dir.display(), error = %e, "cannot watch the directory the config symlink points into; edits there need SIGHUP or POST /-/reload");
+    }
     Ok(ConfigWatcher {
         _debouncer: debouncer,
     })

@@ -122,6 +122,8 @@ fn bundled_config_states_the_code_defaults() {
         defaults.events,
         crate::events::settings::EventSettings::default()
     );
+    assert_eq!(bundled.alerts, defaults.alerts);
+    assert_eq!(defaults.alerts, crate::alerts::AlertSettings::default());
     // The DNS layer's own defaults agree with the config's.
     assert_eq!(defaults.dns, crate::dns::DnsSettings::default());
     let domain = &bundled.domains[0];
@@ -346,4 +348,32 @@ fn default_source_finds_the_bundled_file_from_the_repository() {
         None => ConfigSource::File("config/senderscope.yaml".into()),
     };
     assert_eq!(default_source(), expected);
+}
+
+#[test]
+fn a_utf8_byte_order_mark_is_accepted() {
+    let text = "\u{feff}domains:\n  - name: example.com\n";
+    let config = load_text(text, &PinnedEnv::default()).expect("a BOM is not a second document");
+    assert_eq!(config.domains[0].name.as_str(), "example.com");
+}
+
+#[test]
+fn a_byte_order_mark_does_not_shift_positions() {
+    let text = "\u{feff}domains:\n  - name: -bad-.test\n";
+    let e = load_text(text, &PinnedEnv::default()).unwrap_err();
+    assert!(
+        e.to_string().starts_with("c.yaml:2:11: domains[0].name:"),
+        "{e}"
+    );
+}
+
+#[test]
+fn nesting_past_the_bound_is_refused_before_parsing() {
+    // A megabyte of `[`: refused by the pre-scan with a position, not by the parser (72 s before).
+    let text = format!("domains: {}", "[".repeat(1 << 20));
+    let e = load_text(&text, &PinnedEnv::default()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "c.yaml:1:73: nested more than 64 levels deep; a senderscope configuration needs a few"
+    );
 }

@@ -145,3 +145,7 @@ pub(crate) enum Rdata {
     /// PTR or CNAME target: a name.
     Name(String),
 }
+
+/// CNAMEs followed at most for one question. RFC 1034 §3.6.2 has chains followed but sets no bound;
+/// resolvers stop around 8–16, and a longer chain is a broken or hostile zone.
+pub(crate) const MAX_CNAME_CHAIN: usize = 8;

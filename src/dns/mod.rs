@@ -1,21 +1,30 @@
-//! The one DNS layer: a resolver wrapper over hickory-resolver with our nameservers, timeouts, bounded
-//! concurrency, a TTL-honouring cache per check round, lookup counting and an error taxonomy that keeps
-//! NXDOMAIN, NODATA, SERVFAIL and timeouts apart.
+//! The one DNS layer: our nameservers (or resolv.conf's), timeouts, attempts, bounded concurrency, a
+//! TTL-honouring cache per check round, lookup counting and an error taxonomy that keeps NXDOMAIN,
+//! NODATA, SERVFAIL, REFUSED and timeouts apart.
 //!
+//! Messages are hickory-proto's; the transport is ours: a few long-lived UDP sockets shared by all
+//! queries, TCP when an answer is truncated (the README's "Dependency notes" say why not
+//! hickory-resolver's).
 //! No hickory type leaves this module (hickory 0.27 is expected to break its API).
 //!
-//! - [`Resolver`]: built once from [`DnsSettings`]; owns the concurrency limit and query statistics.
+//! - [`Resolver`]: built once from [`DnsSettings`]; owns the sockets, the concurrency limit and query
+//!   statistics.
 //! - [`Lookups`]: a handle for one check round; clones share the round's cache, [`Lookups::counted`]
 //!   gives a handle with its own lookup counter.
+//! - `resolve`: attempts, servers in turn, CNAME chasing; `udp`: the socket pool and reply matching;
+//!   `tcp`: the truncation fallback; `wire`: queries encoded, replies matched and read.
 
 mod answer;
 #[allow(unreachable_pub)] // shared within `dns` only; narrowed with the DNS transport work
 mod cache;
 #[allow(unreachable_pub)] // shared within `dns` only; narrowed with the DNS transport work
 mod resolve;
+mod tcp;
 #[doc(hidden)]
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+mod udp;
+mod wire;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroUsize;
@@ -95,6 +104,17 @@ impl Resolver {
     /// The most queries that were ever in flight at once (never above `concurrency`).
     pub fn max_in_flight(&self) -> usize {
         self.upstream.stats.max_in_flight.load(Ordering::Relaxed)
+    }
+
+    /// UDP replies dropped because they answered no pending query: an unknown id, another sender, or
+    /// another question (RFC 5452 §4.3). Spoofing attempts and late duplicates land here.
+    pub fn rejected_replies(&self) -> u64 {
+        self.upstream.rejected_replies()
+    }
+
+    /// UDP sockets opened so far: a few per address family, plus one each time a socket is retired.
+    pub fn sockets_opened(&self) -> u64 {
+        self.upstream.sockets_opened()
     }
 }
 

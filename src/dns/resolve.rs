@@ -1,22 +1,22 @@
-//! The upstream side: hickory-resolver configured from our settings, behind a concurrency limit, with
-//! hickory's answers and errors translated into ours.
+//! The upstream side: our own transport (the UDP socket pool of [`super::udp`], TCP on truncation)
+//! asking the configured nameservers, or resolv.conf's as hickory-resolver reads it, behind a
+//! concurrency limit, with attempts, CNAME chasing and the error taxonomy of [`LookupError`].
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use hickory_resolver::TokioResolver;
-use hickory_resolver::config::{
-    ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
-};
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
-use hickory_resolver::net::{DnsError, NetError};
-use hickory_resolver::proto::op::ResponseCode;
-use hickory_resolver::proto::rr::{Name, RData, RecordType};
+use hickory_resolver::config::ProtocolConfig;
+use hickory_resolver::proto::op::{Message, ResponseCode};
+use hickory_resolver::proto::rr::Name;
 use tokio::sync::Semaphore;
 
+use super::answer::MAX_CNAME_CHAIN;
 use super::cache::{Fetched, RecordKind};
-use super::{Answer, DnsSettings, LookupError, Mx, Rdata, Records, Txt};
+use super::tcp::{self, TcpFailure};
+use super::udp::{UdpFailure, UdpPool};
+use super::wire::{self, Question, Reading};
+use super::{Answer, DnsSettings, LookupError, Records};
 
 /// The resolver could not be built from the settings (e.g. no usable resolv.conf).
 #[derive(Debug, thiserror::Error)]
@@ -31,7 +31,11 @@ pub(crate) struct Stats {
 }
 
 pub(crate) struct Upstream {
-    hickory: TokioResolver,
+    servers: Vec<SocketAddr>,
+    timeout: Duration,
+    attempts: usize,
+    next_server: AtomicUsize,
+    udp: UdpPool,
     permits: Semaphore,
     histogram: Option<prometheus::Histogram>,
     pub stats: Stats,
@@ -42,111 +46,188 @@ impl Upstream {
         settings: &DnsSettings,
         histogram: Option<prometheus::Histogram>,
     ) -> Result<Self, DnsSetupError> {
-        let mut opts = ResolverOpts::default();
-        opts.timeout = settings.timeout;
-        opts.attempts = settings.attempts;
-        // A checker must see live DNS: hickory's own cache is off, ours lives for one round and honours TTLs.
-        opts.cache_size = 0;
-        opts.use_hosts_file = ResolveHosts::Never;
-        opts.preserve_intermediates = true;
-        opts.num_concurrent_reqs = 1;
-        opts.ndots = 0;
-        let builder = if settings.nameservers.is_empty() {
-            TokioResolver::builder_tokio().map_err(|e| DnsSetupError(e.to_string()))?
+        let servers = if settings.nameservers.is_empty() {
+            system_nameservers()?
         } else {
-            let servers = settings.nameservers.iter().map(name_server).collect();
-            TokioResolver::builder_with_config(
-                ResolverConfig::from_name_servers(servers),
-                TokioRuntimeProvider::default(),
-            )
+            settings.nameservers.clone()
         };
-        let hickory = builder
-            .with_options(opts)
-            .build()
-            .map_err(|e| DnsSetupError(e.to_string()))?;
         Ok(Upstream {
-            hickory,
+            servers,
+            timeout: settings.timeout,
+            attempts: settings.attempts.max(1),
+            next_server: AtomicUsize::new(0),
+            udp: UdpPool::default(),
             permits: Semaphore::new(settings.concurrency.get()),
             histogram,
             stats: Stats::default(),
         })
     }
 
-    /// One query to the network, within the concurrency limit.
+    /// Replies dropped because they answered no pending query (wrong id, sender or question).
+    pub fn rejected_replies(&self) -> u64 {
+        self.udp.stats.rejected.load(Ordering::Relaxed)
+    }
+
+    /// UDP sockets opened so far.
+    pub fn sockets_opened(&self) -> u64 {
+        self.udp.stats.sockets_opened.load(Ordering::Relaxed)
+    }
+
+    /// One lookup on the network (CNAME targets out of the first reply asked too), within the
+    /// concurrency limit.
     pub async fn query(&self, name: &str, kind: RecordKind) -> Fetched {
-        let fqdn = match wire_name(name) {
-            Some(n) => n,
-            None => {
-                return Fetched {
-                    result: Err(LookupError::InvalidName(name.to_owned())),
-                    ttl: Duration::ZERO,
-                };
-            }
+        let Some(qname) = wire_name(name) else {
+            return failed(LookupError::InvalidName(name.to_owned()));
         };
         let Ok(_permit) = self.permits.acquire().await else {
-            return Fetched {
-                result: Err(LookupError::Other("resolver shut down".into())),
-                ttl: Duration::ZERO,
-            };
+            return failed(LookupError::Other("resolver shut down".into()));
         };
         let now = self.stats.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
         self.stats.max_in_flight.fetch_max(now, Ordering::Relaxed);
         self.stats.sent.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
-        let outcome = self.hickory.lookup(fqdn, record_type(kind)).await;
+        let fetched = self.follow(qname, kind).await;
         if let Some(h) = &self.histogram {
             h.observe(started.elapsed().as_secs_f64());
         }
         self.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
-        match outcome {
-            Ok(lookup) => {
-                let mut items = Vec::new();
-                let mut aliases = Vec::new();
-                let mut ttl = u32::MAX;
-                for record in lookup.answers() {
-                    ttl = ttl.min(record.ttl);
-                    match (&record.data, kind) {
-                        (RData::CNAME(target), RecordKind::Cname) => {
-                            items.push(Rdata::Name(name_text(&target.0)))
+        fetched
+    }
+
+    /// Ask `name`, then each CNAME target a reply leaves unanswered, up to [`MAX_CNAME_CHAIN`].
+    async fn follow(&self, name: Name, kind: RecordKind) -> Fetched {
+        let mut question = Question { name, kind };
+        let mut aliases: Vec<String> = Vec::new();
+        let mut seen = vec![wire::key(&question.name)];
+        let mut chain_ttl = u32::MAX;
+        for _ in 0..MAX_CNAME_CHAIN {
+            let reply = match self.exchange(&question).await {
+                Ok(reply) => reply,
+                Err(e) => return failed(e),
+            };
+            match wire::read(&reply, &question) {
+                Reading::Done(mut fetched) => {
+                    if !aliases.is_empty() {
+                        fetched = joined(fetched, aliases, chain_ttl);
+                    }
+                    return fetched;
+                }
+                Reading::Alias { chain, target, ttl } => {
+                    if seen.contains(&wire::key(&target)) {
+                        return failed(LookupError::Other(format!(
+                            "CNAME loop at {}",
+                            name_text(&target)
+                        )));
+                    }
+                    seen.push(wire::key(&target));
+                    aliases.extend(chain);
+                    if aliases.len() > MAX_CNAME_CHAIN {
+                        break;
+                    }
+                    chain_ttl = chain_ttl.min(ttl);
+                    question = Question { name: target, kind };
+                }
+            }
+        }
+        failed(LookupError::Other(format!(
+            "CNAME chain longer than {MAX_CNAME_CHAIN} names"
+        )))
+    }
+
+    /// One question to the servers: up to `attempts` tries, each to the next server in turn, over UDP
+    /// and again over TCP when the UDP reply is truncated.
+    async fn exchange(&self, question: &Question) -> Result<Message, LookupError> {
+        let first = self.next_server.fetch_add(1, Ordering::Relaxed);
+        let mut last = LookupError::Timeout;
+        for attempt in 0..self.attempts {
+            let server = self.servers[(first + attempt) % self.servers.len()];
+            let reply = match self.udp.exchange(server, question, self.timeout).await {
+                Ok(reply) if reply.metadata.truncation => {
+                    match tcp::exchange(server, question, self.timeout).await {
+                        Ok(reply) => reply,
+                        Err(TcpFailure::Timeout) => {
+                            last = LookupError::Timeout;
+                            continue;
                         }
-                        (RData::CNAME(target), _) => aliases.push(name_text(&target.0)),
-                        (data, _) => items.extend(convert(data)),
+                        Err(TcpFailure::Io(e)) => {
+                            last = LookupError::Unreachable(format!("{server} over TCP: {e}"));
+                            continue;
+                        }
                     }
                 }
-                let ttl = Duration::from_secs(u64::from(if ttl == u32::MAX { 0 } else { ttl }));
-                let result = if items.is_empty() {
-                    Ok(Answer::NoData)
-                } else {
-                    Ok(Answer::Records(Records {
-                        items,
-                        ttl: ttl.as_secs() as u32,
-                        aliases,
-                    }))
-                };
-                Fetched { result, ttl }
+                Ok(reply) => reply,
+                Err(UdpFailure::Timeout) => {
+                    last = LookupError::Timeout;
+                    continue;
+                }
+                Err(UdpFailure::Io(e)) => {
+                    last = LookupError::Unreachable(format!("{server}: {e}"));
+                    continue;
+                }
+            };
+            // Another server may do better than a failing one; one server's failure is its answer.
+            let rcode = reply.metadata.response_code;
+            let retry = matches!(rcode, ResponseCode::ServFail | ResponseCode::Refused)
+                && self.servers.len() > 1
+                && attempt + 1 < self.attempts;
+            if !retry {
+                return Ok(reply);
             }
-            Err(e) => classify(e),
+            last = if rcode == ResponseCode::ServFail {
+                LookupError::ServFail
+            } else {
+                LookupError::Refused
+            };
         }
+        Err(last)
     }
 }
 
-fn name_server(addr: &SocketAddr) -> NameServerConfig {
-    let mut udp = ConnectionConfig::udp();
-    udp.port = addr.port();
-    let mut tcp = ConnectionConfig::tcp();
-    tcp.port = addr.port();
-    NameServerConfig::new(addr.ip(), true, vec![udp, tcp])
+/// A final answer reached through aliases: the chain's names first, the smallest TTL of all.
+fn joined(fetched: Fetched, mut aliases: Vec<String>, chain_ttl: u32) -> Fetched {
+    let ttl = fetched.ttl.min(Duration::from_secs(u64::from(chain_ttl)));
+    let result = fetched.result.map(|answer| match answer {
+        Answer::Records(r) => {
+            aliases.extend(r.aliases);
+            Answer::Records(Records {
+                items: r.items,
+                ttl: r.ttl.min(chain_ttl),
+                aliases,
+            })
+        }
+        other => other,
+    });
+    Fetched { result, ttl }
 }
 
-fn record_type(kind: RecordKind) -> RecordType {
-    match kind {
-        RecordKind::Txt => RecordType::TXT,
-        RecordKind::A => RecordType::A,
-        RecordKind::Aaaa => RecordType::AAAA,
-        RecordKind::Mx => RecordType::MX,
-        RecordKind::Ptr => RecordType::PTR,
-        RecordKind::Cname => RecordType::CNAME,
+fn failed(error: LookupError) -> Fetched {
+    Fetched {
+        result: Err(error),
+        ttl: Duration::ZERO,
     }
+}
+
+/// resolv.conf's nameservers, as hickory-resolver reads them (its `options`, `search` and `ndots`
+/// do not apply: every name we ask is absolute).
+fn system_nameservers() -> Result<Vec<SocketAddr>, DnsSetupError> {
+    let (config, _) = hickory_resolver::system_conf::read_system_conf()
+        .map_err(|e| DnsSetupError(format!("reading /etc/resolv.conf: {e}")))?;
+    let servers: Vec<SocketAddr> = config
+        .name_servers()
+        .iter()
+        .map(|ns| {
+            let port = ns
+                .connections
+                .iter()
+                .find(|c| matches!(c.protocol, ProtocolConfig::Udp))
+                .map_or(53, |c| c.port);
+            SocketAddr::new(ns.ip, port)
+        })
+        .collect();
+    if servers.is_empty() {
+        return Err(DnsSetupError("no nameserver in /etc/resolv.conf".into()));
+    }
+    Ok(servers)
 }
 
 /// A name as raw labels. RFC 7208 §7 macros can put any visible character in a label
@@ -167,54 +248,4 @@ pub(crate) fn name_text(name: &Name) -> String {
         .map(|label| String::from_utf8_lossy(label).into_owned())
         .collect();
     super::normalize(&labels.join("."))
-}
-
-fn convert(data: &RData) -> Option<Rdata> {
-    Some(match data {
-        RData::TXT(txt) => Rdata::Txt(Txt {
-            strings: txt.txt_data.iter().map(|s| s.to_vec()).collect(),
-        }),
-        RData::A(a) => Rdata::A(a.0),
-        RData::AAAA(aaaa) => Rdata::Aaaa(aaaa.0),
-        RData::MX(mx) => Rdata::Mx(Mx {
-            preference: mx.preference,
-            exchange: name_text(&mx.exchange),
-        }),
-        RData::PTR(ptr) => Rdata::Name(name_text(&ptr.0)),
-        _ => return None,
-    })
-}
-
-/// Translate hickory's error into NXDOMAIN / NODATA answers or one of our failure kinds.
-fn classify(error: NetError) -> Fetched {
-    let failed = |e: LookupError| Fetched {
-        result: Err(e),
-        ttl: Duration::ZERO,
-    };
-    match error {
-        NetError::Dns(DnsError::NoRecordsFound(no)) => {
-            let answer = if no.response_code == ResponseCode::NXDomain {
-                Answer::NxDomain
-            } else {
-                Answer::NoData
-            };
-            Fetched {
-                result: Ok(answer),
-                ttl: Duration::from_secs(u64::from(no.negative_ttl.unwrap_or(0))),
-            }
-        }
-        NetError::Dns(DnsError::ResponseCode(ResponseCode::ServFail)) => {
-            failed(LookupError::ServFail)
-        }
-        NetError::Dns(DnsError::ResponseCode(ResponseCode::Refused)) => {
-            failed(LookupError::Refused)
-        }
-        NetError::Timeout => failed(LookupError::Timeout),
-        NetError::NoConnections => failed(LookupError::Unreachable("no connections".into())),
-        NetError::Io(io) => match io.kind() {
-            std::io::ErrorKind::TimedOut => failed(LookupError::Timeout),
-            _ => failed(LookupError::Unreachable(io.to_string())),
-        },
-        other => failed(LookupError::Other(other.to_string())),
-    }
 }

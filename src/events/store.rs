@@ -1,7 +1,7 @@
 //! The events' own write path into the state database: one rusqlite connection in WAL mode with a
 //! busy timeout (the main store's writer holds another), one transaction per batch.
 //!
-//! Tables (migration `0004_events.sql`): `event_buckets` (per-minute counts), `events_seen`
+//! Tables (migration `0005_events.sql`): `event_buckets` (per-minute counts), `events_seen`
 //! (idempotency keys), `suppressions` and `suppression_soft_bounces`. Every call is synchronous:
 //! async callers run it on a blocking thread.
 

@@ -4,13 +4,18 @@
 //! - `/metrics`, `/healthz`, `/readyz`, `POST /-/reload` (here); `/api/v1/*` ([`api`]).
 //! - [`auth`]: bearer token for write endpoints; [`error`]: client message vs log detail;
 //!   [`exposition`]: `/metrics` rendering shared between concurrent scrapes.
-//! - Layers: per-request metrics and access log, request timeout (408), body size limit (413).
+//! - [`serve`]: the accept loop with a connection limit, header-read and idle timeouts.
+//! - Layers: per-request metrics and access log, request timeout (408, enforced from outside the
+//!   handler's task), body size limit (413), and JSON bodies for every error (docs/api.md). The
+//!   probes `/healthz` and `/readyz` skip the request timeout: they have budgets of their own.
 
+pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod error;
 pub mod events;
 pub mod exposition;
+pub mod serve;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -26,13 +31,12 @@ use axum::routing::{get, post};
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot, watch};
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::timeout::TimeoutLayer;
 
 use crate::config::Config;
 use crate::config::reload::{ReloadRequest, ReloadStatus, ReloadTrigger};
 use crate::metrics::Metrics;
 use crate::results::Results;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use error::ApiError;
 use exposition::{Encoding, Exposition};
 
@@ -98,24 +102,100 @@ pub fn router(state: AppState) -> Router {
                 state.clone(),
                 auth::require_token,
             ));
-    Router::new()
+    let work = Router::new()
         .route("/metrics", get(metrics))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
         .route("/api/v1/status", get(api::status))
         .route("/api/v1/domains/{domain}", get(api::domain))
+        .route("/api/v1/alerts", get(alerts::list))
         .merge(write)
         .merge(events::router(events.clone()))
         .merge(webhooks::router(events))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(server.max_body_bytes))
         .layer(RequestBodyLimitLayer::new(server.max_body_bytes))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
+        .layer(middleware::from_fn_with_state(
             server.request_timeout,
-        ))
+            deadline,
+        ));
+    let probes = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz));
+    probes
+        .merge(work)
+        .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
+}
+
+/// The request timeout, enforced from outside: the handler runs as its own task, so a handler that
+/// hogs its thread (a large serialization) still gets its 408 on time; the task is then aborted.
+async fn deadline(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    let mut handler = tokio::spawn(next.run(request));
+    match tokio::time::timeout(limit, &mut handler).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(e)) => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the request failed; see the daemon's log",
+        )
+        .with_detail(e)
+        .into_response(),
+        Err(_) => {
+            handler.abort();
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!(
+                    "the request took longer than server.request_timeout ({})",
+                    crate::config::format_duration(limit)
+                ),
+            )
+            .into_response()
+        }
+    }
+}
+
+/// Errors made by layers and extractors (413 from the body limit, 400 for a malformed query, 405)
+/// come as plain text; docs/api.md promises `{"error": {"code", "message"}}` for every error.
+async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let code = match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "unprocessable",
+        StatusCode::REQUEST_TIMEOUT => "request_timeout",
+        s if s.is_client_error() => "client_error",
+        _ => "internal",
+    };
+    let (parts, body) = response.into_parts();
+    // The rejection's own sentence (axum's extractor messages) is meant for the client; bounded.
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let message = match std::str::from_utf8(&text).map(str::trim) {
+        Ok(t) if !t.is_empty() => t.to_owned(),
+        _ => parts
+            .status
+            .canonical_reason()
+            .unwrap_or("request failed")
+            .to_ascii_lowercase(),
+    };
+    let mut json = ApiError::new(status, code, message).into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            json.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    json
 }
 
 /// Per-request metrics (route template, method, status class) and the access log line.
@@ -156,6 +236,12 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>
     match tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await {
         Ok(Ok(())) => Ok(Json(
             json!({"ready": true, "store": "ok", "domains": domains}),
+        )),
+        // The store's own reason (damage, a full disk) is written for operators and holds no path.
+        Ok(Err(StoreError::Unhealthy(why))) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            format!("the state store cannot commit: {why}"),
         )),
         Ok(Err(e)) => Err(not_ready().with_detail(e)),
         Err(_) => Err(not_ready().with_detail("the store did not answer within 2 s")),

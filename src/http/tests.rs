@@ -249,7 +249,7 @@ async fn summaries_name_the_worst_findings_and_ips_show_ptr_and_fcrdns() {
     ptr.record = Some("mail.good.test".into());
     let ptr_facts = PtrFacts {
         ptr: Some("mail.good.test".into()),
-        fcrdns: true,
+        fcrdns: Some(true),
     };
     f.store
         .save_results(vec![
@@ -471,6 +471,60 @@ async fn oversized_bodies_are_refused() {
     )
     .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn layer_errors_come_as_json_bodies() {
+    let f = fixture(Some("s3cret"));
+    let (status, response, body) = call(
+        &f.state,
+        Method::POST,
+        "/-/reload",
+        Some("Bearer s3cret"),
+        vec![b'x'; 4096],
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "application/json",
+        "docs/api.md: every error is JSON"
+    );
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["error"]["code"], "payload_too_large");
+    let (status, _, body) = call(&f.state, Method::DELETE, "/metrics", None, vec![]).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["error"]["code"], "method_not_allowed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_request_timeout_holds_while_a_handler_hogs_its_thread() {
+    // A handler that never yields (a large serialization, a blocking call): a timeout polled in the
+    // handler's own task could not fire until it returned.
+    let app = Router::new()
+        .route(
+            "/busy",
+            get(|| async {
+                std::thread::sleep(Duration::from_secs(3));
+                "done"
+            }),
+        )
+        .layer(middleware::from_fn_with_state(
+            Duration::from_millis(200),
+            deadline,
+        ));
+    let started = std::time::Instant::now();
+    let response = app
+        .oneshot(Request::builder().uri("/busy").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "answered after {:?}, not at the timeout",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]

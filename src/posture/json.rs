@@ -17,7 +17,8 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::{DomainReport, IpReport, PostureReport};
-use crate::blocklists::{self, ListingJson, RoundReport, TargetReport};
+use crate::blocklists::{self, ListingJson, RoundReport, Target, TargetReport};
+use crate::config::DomainName;
 use crate::findings::{CheckReport, Finding, Severity};
 
 /// The whole report.
@@ -91,8 +92,8 @@ pub struct IpJson<'a> {
     pub status: Severity,
     /// Its PTR name, or null.
     pub ptr: Option<&'a str>,
-    /// Whether the PTR name resolves back to the IP.
-    pub fcrdns: bool,
+    /// Whether the PTR name resolves back to the IP; null when a lookup failed.
+    pub fcrdns: Option<bool>,
     /// What was found (PTR, then blocklist listings with `--blocklist`).
     pub findings: Vec<&'a Finding>,
     /// Its answer on each IP list (with `--blocklist` only).
@@ -113,14 +114,18 @@ impl<'a> PostureJson<'a> {
 
     /// Add what the blocklists said about the same domains and IPs.
     pub fn with_blocklists(mut self, round: &'a RoundReport) -> Self {
-        let of = |name: &str| -> Option<&'a TargetReport> {
-            round
-                .targets
-                .iter()
-                .find(|t| t.target.to_string() == name && !t.listings.is_empty())
+        let by_target = round.by_target();
+        let of = |target: Target| -> Option<&'a TargetReport> {
+            by_target
+                .get(&target)
+                .copied()
+                // A target no zone could check has no listings but says so in a finding.
+                .filter(|t| !(t.listings.is_empty() && t.findings.is_empty()))
         };
         for d in &mut self.domains {
-            if let Some(t) = of(d.domain) {
+            // `d.domain` was a `DomainName`'s text, so it parses back to the same name.
+            let target = DomainName::parse(d.domain).ok().map(Target::Domain);
+            if let Some(t) = target.and_then(of) {
                 d.status = d.status.max(t.status);
                 d.checks.push(CheckJson {
                     check: blocklists::CHECK.as_str(),
@@ -132,7 +137,7 @@ impl<'a> PostureJson<'a> {
             }
         }
         for i in &mut self.ips {
-            if let Some(t) = of(&i.ip.to_string()) {
+            if let Some(t) = of(Target::Ip(i.ip)) {
                 i.status = i.status.max(t.status);
                 i.findings.extend(&t.findings);
                 i.listings = Some(t.listings.iter().map(ListingJson::from).collect());

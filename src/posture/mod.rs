@@ -48,8 +48,8 @@ pub struct IpReport {
     pub status: Severity,
     /// Its PTR name (the forward-confirmed one when there is one).
     pub ptr: Option<String>,
-    /// The PTR name resolves back to the IP.
-    pub fcrdns: bool,
+    /// The PTR name resolves back to the IP (`None`: could not be told).
+    pub fcrdns: Option<bool>,
     /// What was found.
     pub findings: Vec<Finding>,
 }

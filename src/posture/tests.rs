@@ -42,7 +42,7 @@ async fn every_check_is_reported_then_the_bulk_sender_summary() {
             ip,
             status: Severity::Ok,
             ptr: Some("mail.orchestra.test".into()),
-            fcrdns: true,
+            fcrdns: Some(true),
             findings: vec![],
         }]
     );
@@ -169,7 +169,7 @@ fn ip_report(ip: &str, findings: Vec<Finding>) -> IpReport {
         ip: ip.parse().unwrap(),
         status: worst(&findings),
         ptr: Some("mail.example.test".into()),
-        fcrdns: findings.is_empty(),
+        fcrdns: Some(findings.is_empty()),
         findings,
     }
 }

@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 
 use super::{DomainReport, IpReport, PostureReport};
-use crate::blocklists::{self, Listing, RoundReport, TargetReport, ZoneListing};
+use crate::blocklists::{self, Listing, RoundReport, Target, TargetReport, ZoneListing};
 use crate::findings::{CheckReport, Finding, Severity};
 
 /// Longest record line shown as is; longer ones (DKIM keys) are cut, the JSON output has them whole.
@@ -21,17 +21,18 @@ pub fn render(report: &PostureReport) -> String {
 
 /// Render the report and, when blocklists were queried, what they said about the same domains and IPs.
 pub fn render_with(report: &PostureReport, round: Option<&RoundReport>) -> String {
-    let of = |name: String| -> Option<&TargetReport> {
-        round?
-            .targets
-            .iter()
-            .find(|t| t.target.to_string() == name && !t.listings.is_empty())
+    let by_target = round.map(RoundReport::by_target).unwrap_or_default();
+    let of = |target: Target| -> Option<&TargetReport> {
+        by_target
+            .get(&target)
+            .copied()
+            .filter(|t| !t.listings.is_empty())
     };
     let mut out = String::new();
     let mut domains: Vec<(&DomainReport, Option<&TargetReport>)> = report
         .domains
         .iter()
-        .map(|d| (d, of(d.domain.to_string())))
+        .map(|d| (d, of(Target::Domain(d.domain.clone()))))
         .collect();
     domains.sort_by_key(|(d, t)| std::cmp::Reverse(d.status.max(status(*t))));
     for (d, t) in domains {
@@ -41,7 +42,7 @@ pub fn render_with(report: &PostureReport, round: Option<&RoundReport>) -> Strin
     let mut ips: Vec<(&IpReport, Option<&TargetReport>)> = report
         .ips
         .iter()
-        .map(|i| (i, of(i.ip.to_string())))
+        .map(|i| (i, of(Target::Ip(i.ip))))
         .collect();
     ips.sort_by_key(|(i, t)| std::cmp::Reverse(i.status.max(status(*t))));
     for (i, t) in &ips {
@@ -147,8 +148,9 @@ fn domain(out: &mut String, d: &DomainReport, bl: Option<&TargetReport>) {
 
 fn ip(out: &mut String, i: &IpReport, bl: Option<&TargetReport>) {
     let ptr = match (&i.ptr, i.fcrdns) {
-        (Some(name), true) => format!("PTR {name} (forward-confirmed)"),
-        (Some(name), false) => format!("PTR {name} (not forward-confirmed)"),
+        (Some(name), Some(true)) => format!("PTR {name} (forward-confirmed)"),
+        (Some(name), Some(false)) => format!("PTR {name} (not forward-confirmed)"),
+        (Some(name), None) => format!("PTR {name} (forward confirmation unknown)"),
         (None, _) => "no PTR".to_owned(),
     };
     let _ = writeln!(

@@ -128,9 +128,9 @@ pub struct PtrFacts {
     /// The PTR name (the forward-confirmed one when there is one).
     #[serde(default)]
     pub ptr: Option<String>,
-    /// Some PTR name resolves back to the IP.
+    /// Some PTR name resolves back to the IP (`None`: a lookup failed before that could be told).
     #[serde(default)]
-    pub fcrdns: bool,
+    pub fcrdns: Option<bool>,
 }
 
 /// One zone's answer for one target, as `blocklists::Listing::state` names it.

@@ -277,14 +277,14 @@ mod tests {
                 ip: "192.0.2.10".parse().unwrap(),
                 status: Severity::Ok,
                 ptr: Some("mail.a.test".into()),
-                fcrdns: true,
+                fcrdns: Some(true),
                 findings: vec![],
             },
             IpReport {
                 ip: "192.0.2.11".parse().unwrap(),
                 status: Severity::Unknown,
                 ptr: None,
-                fcrdns: false,
+                fcrdns: Some(false),
                 findings: vec![failed(FindingCode::PtrLookupFailed, None)],
             },
         ];
@@ -308,7 +308,7 @@ mod tests {
                 ip: "192.0.2.10".parse().unwrap(),
                 status: Severity::Ok,
                 ptr: Some("new.a.test".into()),
-                fcrdns: true,
+                fcrdns: Some(true),
                 findings: vec![],
             }],
         );

@@ -136,7 +136,7 @@ fn ip(addr: &str, findings: Vec<Finding>) -> IpReport {
         ip: addr.parse().unwrap(),
         status: crate::findings::worst(&findings),
         ptr: None,
-        fcrdns: findings.is_empty(),
+        fcrdns: Some(findings.is_empty()),
         findings,
     }
 }

@@ -36,8 +36,13 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 4,
-        name: "0004_events.sql",
-        sql: include_str!("migrations/0004_events.sql"),
+        name: "0004_alert_instances.sql",
+        sql: include_str!("migrations/0004_alert_instances.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "0005_events.sql",
+        sql: include_str!("migrations/0005_events.sql"),
     },
 ];
 

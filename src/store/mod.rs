@@ -12,6 +12,7 @@ mod migrate;
 pub mod sqlite;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
@@ -65,6 +66,19 @@ pub enum StoreError {
     /// The writer has stopped (the store was closed or its thread died).
     #[error("the store is closed")]
     Closed,
+    /// The last write could not be committed; until one is, the daemon is not ready.
+    #[error("the store cannot commit: {0}")]
+    Unhealthy(String),
+    /// SQLite's quick check found the file damaged at start.
+    #[error(
+        "the database file is damaged ({0}); stop senderscope, move the file (and its -wal and -shm files) aside or restore a backup, then start again: an empty state is created and the stored results and history of the moved file are lost (`sqlite3 FILE .recover` may save some)"
+    )]
+    Damaged(String),
+    /// Another process holds the state file's lock.
+    #[error(
+        "another senderscope is already using this state file (the lock on {0} is held); stop it, or give this one its own state.path"
+    )]
+    Locked(PathBuf),
 }
 
 impl StoreError {
@@ -258,6 +272,20 @@ pub struct ListingUpdate {
     pub period: Option<ListingPeriod>,
 }
 
+/// One alert of the alert engine as stored (its record is the engine's JSON; the store does not
+/// read inside it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredAlert {
+    /// Its identity (alertname and labels).
+    pub key: String,
+    /// `pending`, `firing` or `resolved`.
+    pub phase: String,
+    /// When it last changed (Unix ms).
+    pub updated_at: i64,
+    /// The engine's record.
+    pub record: serde_json::Value,
+}
+
 /// Rows removed by retention pruning, per table.
 pub type PruneReport = BTreeMap<&'static str, u64>;
 
@@ -326,6 +354,12 @@ pub trait Store: Send + Sync + 'static {
     /// Remove history last seen before `before` (Unix seconds). Current state is never older than
     /// the retention period unless its target was removed from the configuration.
     fn prune(&self, before: i64) -> StoreFuture<'_, PruneReport>;
+
+    /// Every alert the alert engine keeps.
+    fn alerts(&self) -> StoreFuture<'_, Vec<StoredAlert>>;
+
+    /// Write changed alerts and delete those gone, in one transaction.
+    fn save_alerts(&self, upserts: Vec<StoredAlert>, removed: Vec<String>) -> StoreFuture<'_, ()>;
 
     /// Commit what is queued and stop the writer; later writes fail with [`StoreError::Closed`].
     fn close(&self) -> StoreFuture<'_, ()>;

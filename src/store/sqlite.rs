@@ -25,12 +25,18 @@ const IDLE_READERS: usize = 4;
 /// How long a connection waits for a lock held by another process (a backup, the sqlite3 shell).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Tables counted by [`Store::counts`].
-const TABLES: [&str; 3] = ["check_results", "record_history", "blocklist_listings"];
+const TABLES: [&str; 4] = [
+    "check_results",
+    "record_history",
+    "blocklist_listings",
+    "alert_instances",
+];
 
 /// A write queued for the writer thread.
 trait Write: Send {
-    /// Run inside the batch's transaction; returns whether it succeeded and how to answer after commit.
-    fn run(self: Box<Self>, conn: &Connection) -> (bool, Box<dyn Answer>);
+    /// Run inside the batch's transaction; returns whether it succeeded, the damage its error shows
+    /// (if any) and how to answer after commit.
+    fn run(self: Box<Self>, conn: &Connection) -> (bool, Option<String>, Box<dyn Answer>);
     /// The batch could not start: answer with the error.
     fn fail(self: Box<Self>, error: StoreError);
 }
@@ -61,11 +67,13 @@ where
     T: Send + 'static,
     F: FnOnce(&Connection) -> Result<T, StoreError> + Send,
 {
-    fn run(self: Box<Self>, conn: &Connection) -> (bool, Box<dyn Answer>) {
+    fn run(self: Box<Self>, conn: &Connection) -> (bool, Option<String>, Box<dyn Answer>) {
         let result = (self.f)(conn);
         let ok = result.is_ok();
+        let damage = result.as_ref().err().and_then(damage);
         (
             ok,
+            damage,
             Box::new(Pending {
                 result,
                 reply: self.reply,
@@ -83,12 +91,109 @@ enum Command {
     Close(oneshot::Sender<()>),
 }
 
+/// Why the store cannot work right now (`None`: healthy), set by the writer and readers when SQLite
+/// reports damage or a failed commit, cleared by the next clean commit; `/readyz` reads it.
+type Health = Arc<Mutex<Option<String>>>;
+
 /// The SQLite implementation of [`Store`].
 pub struct SqliteStore {
     path: PathBuf,
     writer: mpsc::Sender<Command>,
     thread: Mutex<Option<JoinHandle<()>>>,
     readers: Arc<Mutex<Vec<Connection>>>,
+    health: Health,
+    /// When `/readyz` last started a quick check of the file (see [`DEEP_CHECK_EVERY`]).
+    last_deep_check: Mutex<Option<std::time::Instant>>,
+    /// Held (flock) until the store is closed: one daemon per state file.
+    lock: Mutex<Option<std::fs::File>>,
+}
+
+/// What an error says about the database itself (damage, a full disk, I/O), for readiness; `None`
+/// for errors of one write (a constraint, malformed data).
+fn damage(error: &StoreError) -> Option<String> {
+    use rusqlite::ErrorCode;
+    let StoreError::Database { source, .. } = error else {
+        return None;
+    };
+    let code = source
+        .downcast_ref::<rusqlite::Error>()?
+        .sqlite_error_code()?;
+    let why = match code {
+        ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => DAMAGED,
+        ErrorCode::DiskFull => "the disk is full",
+        ErrorCode::SystemIoFailure => "the disk reports an I/O error",
+        ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied => {
+            "the database file cannot be written"
+        }
+        _ => return None,
+    };
+    Some(why.to_owned())
+}
+
+/// How often a ping (`/readyz`) also runs SQLite's quick check, on a fresh connection so no cached
+/// page hides damage on disk. Damage in pages no write touches is otherwise never seen; the check
+/// reads the whole file, so it runs in the background and at most this often.
+const DEEP_CHECK_EVERY: Duration = Duration::from_secs(10);
+
+/// The reason given for a damaged file. Damage stays reported until restart: a commit that happens
+/// not to touch the damaged pages does not repair them.
+const DAMAGED: &str =
+    "the database file is damaged; stop senderscope and follow the start-up message";
+
+fn set_health(health: &Health, state: Option<String>) {
+    let mut h = health.lock().unwrap_or_else(PoisonError::into_inner);
+    if state.is_none() && h.as_deref() == Some(DAMAGED) {
+        return;
+    }
+    if *h != state {
+        match &state {
+            Some(why) => {
+                tracing::error!(reason = %why, "the state store is not healthy; /readyz reports it")
+            }
+            None => tracing::info!("the state store commits again"),
+        }
+        *h = state;
+    }
+}
+
+/// Take the exclusive lock on `<state>.lock` (flock: released by the kernel when the process dies,
+/// so a SIGKILLed daemon never leaves a stale lock).
+fn lock(path: &Path) -> Result<std::fs::File, StoreError> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let lock_path = PathBuf::from(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| StoreError::db("opening the state lock file", e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked(lock_path)),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(StoreError::db("locking the state lock file", e))
+        }
+    }
+}
+
+/// SQLite's quick check (structure of every page, no index contents: fast enough for every start).
+fn quick_check(conn: &Connection) -> Result<(), StoreError> {
+    let mut problems = Vec::new();
+    let checked = conn.prepare("PRAGMA quick_check(5)").and_then(|mut stmt| {
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        for row in rows {
+            problems.push(row?);
+        }
+        Ok(())
+    });
+    if let Err(e) = checked {
+        return Err(StoreError::Damaged(e.to_string()));
+    }
+    match problems.as_slice() {
+        [ok] if ok == "ok" => Ok(()),
+        _ => Err(StoreError::Damaged(problems.join("; "))),
+    }
 }
 
 fn db(context: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
@@ -103,9 +208,11 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::db("creating the state directory", e))?;
         }
+        let lock = lock(path)?;
         let mut conn = Connection::open(path).map_err(db("opening the state database"))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(db("setting the busy timeout"))?;
+        quick_check(&conn)?;
         // WAL: readers never block the writer and the writer never blocks readers.
         let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
@@ -122,21 +229,50 @@ impl SqliteStore {
         migrate::apply(&mut conn)?;
 
         let (tx, rx) = mpsc::channel(QUEUE);
+        let health = Health::default();
+        let writer_health = health.clone();
         let thread = std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || writer_loop(conn, rx))
+            .spawn(move || writer_loop(conn, rx, &writer_health))
             .map_err(|e| StoreError::db("starting the store writer thread", e))?;
         Ok(SqliteStore {
             path: path.to_owned(),
             writer: tx,
             thread: Mutex::new(Some(thread)),
             readers: Arc::new(Mutex::new(Vec::new())),
+            health,
+            last_deep_check: Mutex::new(Some(std::time::Instant::now())),
+            lock: Mutex::new(Some(lock)),
         })
     }
 
     /// Where the database lives.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Start a quick check of the file in the background when [`DEEP_CHECK_EVERY`] has passed; a
+    /// damaged file marks the store unhealthy for the next ping.
+    fn deep_check_if_due(&self) {
+        {
+            let mut last = self
+                .last_deep_check
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if last.is_some_and(|at| at.elapsed() < DEEP_CHECK_EVERY) {
+                return;
+            }
+            *last = Some(std::time::Instant::now());
+        }
+        let (path, health) = (self.path.clone(), self.health.clone());
+        tokio::task::spawn_blocking(move || {
+            if let Err(StoreError::Damaged(problems)) =
+                open_reader(&path).and_then(|c| quick_check(&c))
+            {
+                tracing::error!(%problems, "SQLite's quick check finds the state database damaged");
+                set_health(&health, Some(DAMAGED.to_owned()));
+            }
+        });
     }
 
     /// The schema version of the database (for tests and diagnostics).
@@ -167,6 +303,7 @@ impl SqliteStore {
     {
         let pool = self.readers.clone();
         let path = self.path.clone();
+        let health = self.health.clone();
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
                 let idle = pool.lock().unwrap_or_else(PoisonError::into_inner).pop();
@@ -175,6 +312,9 @@ impl SqliteStore {
                     None => open_reader(&path)?,
                 };
                 let result = f(&conn);
+                if let Some(why) = result.as_ref().err().and_then(damage) {
+                    set_health(&health, Some(why));
+                }
                 let mut idle = pool.lock().unwrap_or_else(PoisonError::into_inner);
                 if idle.len() < IDLE_READERS {
                     idle.push(conn);
@@ -198,7 +338,7 @@ fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Command>) {
+fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Command>, health: &Health) {
     while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -215,7 +355,7 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Command>) {
                 Command::Close(done) => closers.push(done),
             }
         }
-        commit_batch(&mut conn, writes);
+        commit_batch(&mut conn, writes, health);
         if !closers.is_empty() {
             checkpoint(&conn);
             for done in closers {
@@ -227,7 +367,7 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Command>) {
     checkpoint(&conn);
 }
 
-fn commit_batch(conn: &mut Connection, writes: Vec<Box<dyn Write>>) {
+fn commit_batch(conn: &mut Connection, writes: Vec<Box<dyn Write>>, health: &Health) {
     if writes.is_empty() {
         return;
     }
@@ -236,6 +376,10 @@ fn commit_batch(conn: &mut Connection, writes: Vec<Box<dyn Write>>) {
         Err(e) => {
             let e = StoreError::db("starting a write transaction", e);
             tracing::error!(error = %e, "a batch of store writes failed");
+            set_health(
+                health,
+                Some(damage(&e).unwrap_or_else(|| "a write transaction cannot start".into())),
+            );
             for w in writes {
                 w.fail(e.clone());
             }
@@ -243,13 +387,15 @@ fn commit_batch(conn: &mut Connection, writes: Vec<Box<dyn Write>>) {
         }
     };
     let mut answers = Vec::with_capacity(writes.len());
+    let mut damaged = None;
     for w in writes {
         // A savepoint per write: a failing write is rolled back alone and answered with its error.
         if let Err(e) = tx.execute_batch("SAVEPOINT write") {
             w.fail(StoreError::db("opening a savepoint", e));
             continue;
         }
-        let (ok, answer) = w.run(&tx);
+        let (ok, damage, answer) = w.run(&tx);
+        damaged = damaged.or(damage);
         let end = if ok {
             "RELEASE write"
         } else {
@@ -263,8 +409,18 @@ fn commit_batch(conn: &mut Connection, writes: Vec<Box<dyn Write>>) {
     let commit = tx
         .commit()
         .map_err(|e| StoreError::db("committing store writes", e));
-    if let Err(e) = &commit {
-        tracing::error!(error = %e, writes = answers.len(), "a batch of store writes was not committed");
+    match &commit {
+        Err(e) => {
+            tracing::error!(error = %e, writes = answers.len(), "a batch of store writes was not committed");
+            set_health(
+                health,
+                Some(
+                    damage(e)
+                        .unwrap_or_else(|| "the last batch of writes was not committed".into()),
+                ),
+            );
+        }
+        Ok(()) => set_health(health, damaged),
     }
     for a in answers {
         a.send(commit.clone());
@@ -283,6 +439,15 @@ use queries::*;
 impl Store for SqliteStore {
     fn ping(&self) -> StoreFuture<'_, ()> {
         Box::pin(async move {
+            let unhealthy = self
+                .health
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            if let Some(why) = unhealthy {
+                return Err(StoreError::Unhealthy(why));
+            }
+            self.deep_check_if_due();
             self.read(|c| {
                 c.query_row("SELECT 1", [], |_| Ok(()))
                     .map_err(db("pinging the state database"))
@@ -412,6 +577,14 @@ impl Store for SqliteStore {
         self.write(move |c| prune(c, before))
     }
 
+    fn alerts(&self) -> StoreFuture<'_, Vec<StoredAlert>> {
+        self.read(alerts::load)
+    }
+
+    fn save_alerts(&self, upserts: Vec<StoredAlert>, removed: Vec<String>) -> StoreFuture<'_, ()> {
+        self.write(move |c| alerts::save(c, &upserts, &removed))
+    }
+
     fn close(&self) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             // Readers first: the last connection to close removes the WAL files, and only the
@@ -435,11 +608,17 @@ impl Store for SqliteStore {
                     .map_err(|e| StoreError::db("joining the store writer", e))?
                     .map_err(|_| StoreError::Closed)?;
             }
+            // The writer is gone: another process may have the file now.
+            self.lock
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
             Ok(())
         })
     }
 }
 
+mod alerts;
 mod queries;
 #[cfg(test)]
 mod tests;

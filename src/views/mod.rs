@@ -433,7 +433,7 @@ fn ip_entry<C>(
         .and_then(|c| c.facts.ptr());
     IpEntry {
         summary: summarize(status, &mine),
-        fcrdns: ptr.map(|p| p.fcrdns),
+        fcrdns: ptr.and_then(|p| p.fcrdns),
         ptr: ptr.and_then(|p| p.ptr.clone()),
         listings: s.open_listings(&label).cloned().collect(),
         ip: label,

@@ -239,6 +239,26 @@ async fn configmap_style_symlink_swap_is_seen() {
     rig.shutdown.cancel();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn editing_the_file_a_symlink_points_to_in_another_directory_reloads() {
+    // `/etc/senderscope/senderscope.yaml -> /srv/config/senderscope.yaml`: an edit of the target
+    // changes nothing in the link's directory, so the target's directory is watched too.
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let (links, real) = (dir.path().join("etc"), dir.path().join("srv"));
+    std::fs::create_dir(&links).unwrap();
+    std::fs::create_dir(&real).unwrap();
+    let target = real.join("senderscope.yaml");
+    std::fs::write(&target, config_for("a.test")).unwrap();
+    let path = links.join("senderscope.yaml");
+    symlink(&target, &path).unwrap();
+    let mut rig = Rig::run(dir, path);
+    assert_eq!(rig.domain(), "a.test");
+    write_in_place(&target, &config_for("b.test"));
+    rig.expect_domain("b.test").await;
+    rig.shutdown.cancel();
+}
+
 #[tokio::test]
 async fn requests_queued_during_a_load_share_one_outcome() {
     let rig = Rig::start("a.test");

@@ -41,6 +41,8 @@ pub struct TestConfig {
     /// The `blocklists:` section as YAML (flow style). Default `{defaults: false}`: no zone, so no
     /// blocklist rounds unless a test asks for them.
     pub blocklists: String,
+    /// More `server:` keys, one `key: value` per entry (e.g. `header_read_timeout: 2s`).
+    pub server: Vec<String>,
 }
 
 impl TestConfig {
@@ -60,6 +62,7 @@ impl TestConfig {
             dkim_selectors: vec!["s1".into()],
             blocklists_every: "1h".into(),
             blocklists: "{defaults: false}".into(),
+            server: Vec::new(),
         }
     }
 
@@ -68,6 +71,9 @@ impl TestConfig {
         let mut y = format!("server:\n  listen: \"127.0.0.1:{}\"\n", self.port);
         if let Some(t) = &self.token_file {
             y += &format!("  api_token_file: {}\n", t.display());
+        }
+        for line in &self.server {
+            y += &format!("  {line}\n");
         }
         y += &format!(
             "state:\n  path: {}\ndns:\n  nameservers: [\"127.0.0.1:{}\"]\n  timeout: 1s\n  attempts: 1\n\

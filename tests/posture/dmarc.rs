@@ -65,6 +65,18 @@ async fn every_dmarc_finding_code_from_a_real_nsd() {
         ("unrelated-txt.dmarc.test", &[("dmarc.unrelated_txt", Info)]),
         ("mail.inherited.dmarc.test", &[("dmarc.inherited", Info)]),
         (
+            "policy-not-second.dmarc.test",
+            &[("dmarc.policy_not_second", Info)],
+        ),
+        (
+            "report-address-undeliverable.dmarc.test",
+            &[
+                ("dmarc.report_address_undeliverable", Warning),
+                ("dmarc.report_address_undeliverable", Warning),
+                ("dmarc.report_address_undeliverable", Warning),
+            ],
+        ),
+        (
             "lookup-failed.dmarc.example",
             &[("dmarc.lookup_failed", Unknown)],
         ),
@@ -78,6 +90,47 @@ async fn every_dmarc_finding_code_from_a_real_nsd() {
             report.findings
         );
     }
+}
+
+#[tokio::test]
+async fn report_addresses_that_cannot_receive_mail_and_p_out_of_place_are_named() {
+    let nsd = serve().await;
+    let settings = nsd.settings();
+    let (report, _) = run(&settings, "report-address-undeliverable.dmarc.test").await;
+    let messages: Vec<&str> = report.findings.iter().map(|f| f.message.as_str()).collect();
+    let d = "report-address-undeliverable.dmarc.test";
+    assert_eq!(
+        messages,
+        [
+            format!(
+                "Reports for {d} go to mailto:dmarc@nullmx.{d}, but nullmx.{d} publishes a null MX (RFC 7505): \
+                 it accepts no mail: receivers' reports sent there are lost. Use an address at a domain that receives mail."
+            ),
+            format!(
+                "Reports for {d} go to mailto:f@nomail.{d}, but nomail.{d} has no MX and no A or AAAA record to \
+                 deliver to (RFC 5321 §5.1): receivers' reports sent there are lost. Use an address at a domain that receives mail."
+            ),
+            format!(
+                "Reports for {d} go to mailto:f@gone.{d}, but gone.{d} does not exist (NXDOMAIN): receivers' \
+                 reports sent there are lost. Use an address at a domain that receives mail."
+            ),
+        ]
+    );
+    assert_eq!(report.findings[0].detail["host"], format!("nullmx.{d}"));
+
+    let (report, _) = run(&settings, "policy-not-second.dmarc.test").await;
+    assert_eq!(report.findings.len(), 1);
+    assert_eq!(report.findings[0].detail["position"], 3);
+    assert!(
+        report.findings[0]
+            .message
+            .starts_with("The DMARC record at _dmarc.policy-not-second.dmarc.test has p= as tag 3, not right after v=DMARC1."),
+        "{}",
+        report.findings[0].message
+    );
+    // The policy itself is read wherever p= stands.
+    let (_, facts) = run(&settings, "policy-not-second.dmarc.test").await;
+    assert_eq!(facts.dmarc_policy, Some("reject"));
 }
 
 #[tokio::test]

@@ -56,6 +56,12 @@ const CASES: &[(&str, &[&str], &[&str])] = &[
     ),
     ("lookup-failed.spf.test", &[], &["spf.lookup_failed"]),
     ("record-too-long.spf.test", &[], &["spf.record_too_long"]),
+    // The ip4 after -all is never read; exp= applies wherever it stands and is not reported.
+    (
+        "terms-after-all.spf.test",
+        &["198.51.100.20"],
+        &["spf.sending_ip_not_authorized", "spf.terms_after_all"],
+    ),
 ];
 
 #[tokio::test]
@@ -106,6 +112,25 @@ async fn findings_say_what_and_where_against_nsd() {
         "SPF needs 13 DNS lookups; receivers stop at 10 and return permerror. Flatten or remove the heaviest branches: b.too-many-lookups.spf.test (7), _spf.a.too-many-lookups.spf.test (5), mx (1)."
     );
     assert_eq!(heavy.findings[0].detail["tree"]["lookups"], 13);
+
+    // RFC 7208 §5.1: nothing after `all` is read, so the ip4 there authorizes nobody.
+    let after = check(&lookups, "terms-after-all.spf.test", &["198.51.100.20"]).await;
+    let finding = after
+        .findings
+        .iter()
+        .find(|f| f.code == FindingCode::SpfTermsAfterAll)
+        .expect("a terms_after_all finding");
+    assert_eq!(finding.severity, Severity::Warning);
+    assert_eq!(
+        finding.message,
+        "The record of terms-after-all.spf.test has `ip4:198.51.100.0/24` after `-all`: receivers stop at `all` \
+         and never read what follows (RFC 7208 §5.1), so those senders are not authorized. Move the terms before \
+         `-all`, or delete them."
+    );
+    assert_eq!(
+        finding.detail["terms"],
+        serde_json::json!(["ip4:198.51.100.0/24"])
+    );
 
     let missing = check(&lookups, "missing.spf.test", &[]).await;
     assert!(

@@ -5,6 +5,7 @@
 use serde_json::json;
 
 use super::discover::{Applicable, Discovery, WalkFailure};
+use super::mailable;
 use super::record::{self, Classified, DmarcRecord, PolicyTag};
 use super::report_auth::{self, Verdict};
 use super::{Policy, applied_policy};
@@ -300,6 +301,9 @@ pub(super) async fn policy_findings(
     if !record.obsolete.is_empty() {
         findings.push(obsolete(&at, record, &base));
     }
+    if let Some(position) = record.p_position.filter(|p| *p != 2) {
+        findings.push(policy_not_second(&at, position, &base));
+    }
     if record.rua.is_empty() {
         findings.push(
             Finding::new(
@@ -348,10 +352,43 @@ pub(super) async fn policy_findings(
             ),
         }
     }
+    for lost in mailable::undeliverable(&cx.dns, record).await {
+        findings.push(
+            Finding::new(
+                FindingCode::DmarcReportAddressUndeliverable,
+                Severity::Warning,
+                format!(
+                    "Reports for {} go to {}, but {} {}: receivers' reports sent there are lost. Use an \
+                     address at a domain that receives mail.",
+                    applies.found_at,
+                    lost.uris.join(", "),
+                    lost.host,
+                    lost.why.why()
+                ),
+            )
+            .with_detail(json!({"host": lost.host, "uris": lost.uris})),
+        );
+    }
     out.facts.dmarc_policy = policy.map(Policy::as_str);
     let leftover_pct = record.obsolete.iter().any(|o| o.tag == "pct" && o.weakens);
     out.facts.dmarc_enforced =
         Some(policy.is_some_and(Policy::enforces) && !record.testing && !leftover_pct);
+}
+
+/// RFC 9989 §4.7 requires only `v` first; RFC 7489's grammar (§6.4) put `p` right after it, and
+/// checkdmarc still reports it. Receivers following either RFC read the record; a strict RFC 7489 parser
+/// may discard it, so this is a hint.
+fn policy_not_second(at: &str, position: usize, base: &serde_json::Value) -> Finding {
+    Finding::new(
+        FindingCode::DmarcPolicyNotSecond,
+        Severity::Info,
+        format!(
+            "The DMARC record at {at} has p= as tag {position}, not right after v=DMARC1. RFC 9989 allows any \
+             order after v=, and receivers following it read the record; a receiver parsing by RFC 7489's \
+             grammar may discard it. Move p= right after v=DMARC1."
+        ),
+    )
+    .with_detail(with(base, json!({"position": position})))
 }
 
 /// The applied policy is none: say why (explicit, inherited sp, missing or invalid p).

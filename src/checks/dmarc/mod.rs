@@ -5,19 +5,21 @@
 //! - `record`: one TXT string → a typed record with problems named by tag.
 //! - `discover`: the `_dmarc` query and the tree walk (at most eight queries).
 //! - `report_auth`: `<domain>._report._dmarc.<destination>` authorization records.
+//! - `mailable`: whether a `mailto:` destination domain can receive mail at all.
 //! - `assess`: the findings.
 //!
 //! Severities: no policy at all (missing, several records, a record receivers discard, one at the apex
 //! only, no p and no rua) is critical — the domain can be spoofed and bulk senders get rejected. A
 //! policy that does not protect (p=none, sp=none, t=y), no reports, unauthorized report destinations,
-//! bad tag values receivers replace by defaults, and a pct below 100 are warnings. A parent's policy
-//! applying, unrelated TXT at `_dmarc`, and harmless obsolete tags are info. A failed lookup is unknown,
+//! report addresses at domains that cannot receive mail, bad tag values receivers replace by defaults, and a pct below 100 are warnings. A parent's policy
+//! applying, unrelated TXT at `_dmarc`, harmless obsolete tags and `p=` not second are info. A failed lookup is unknown,
 //! never "missing".
 //!
 //! [`effective_policy`] is the same discovery for other checks (BIMI).
 
 mod assess;
 mod discover;
+mod mailable;
 mod record;
 mod report_auth;
 

@@ -113,6 +113,8 @@ pub(crate) struct DmarcRecord {
     pub obsolete: Vec<Obsolete>,
     /// Problems, each naming its tag.
     pub problems: Vec<Problem>,
+    /// Where `p=` stands among the tags, counting `v=DMARC1` as 1 (`None` without `p`).
+    pub p_position: Option<usize>,
 }
 
 /// The tags RFC 9989 §4.7 defines.
@@ -192,8 +194,10 @@ impl DmarcRecord {
             pct: None,
             obsolete: Vec::new(),
             problems: Vec::new(),
+            p_position: None,
         };
         let list = TagList::parse(text);
+        record.p_position = list.tags.iter().position(|t| t.name == "p").map(|i| i + 1);
         for problem in &list.problems {
             record.structure_problem(problem);
         }

@@ -2,10 +2,33 @@
 
 use super::*;
 use crate::checks::test_support::{context, lookups, sorted_codes as codes, txt_records as fake};
-use crate::dns::testing::FakeDns;
+use crate::dns::testing::{FakeDns, FakeRecord};
 use crate::findings::{FindingCode, Severity};
 
+/// Every report destination domain these tests name: each receives mail (an MX), so only the
+/// findings a test is about appear (an address that cannot receive mail is a finding of its own).
+const MAIL_DOMAINS: [&str; 15] = [
+    "example.com",
+    "reports.example.com",
+    "a.test",
+    "b.test",
+    "c.test",
+    "beside.test",
+    "broken.test",
+    "extra.test",
+    "elsewhere.test",
+    "named.test",
+    "wild.test",
+    "none.test",
+    "reports.test",
+    "redirect.test",
+    "slow.test",
+];
+
 async fn run(dns: &FakeDns, domain: &str) -> Outcome {
+    for host in MAIL_DOMAINS {
+        dns.add(host, FakeRecord::Mx(10, "mx.example.net".into()));
+    }
     check(&context(dns, domain)).await
 }
 

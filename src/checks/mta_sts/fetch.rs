@@ -166,7 +166,7 @@ impl PolicyFetcher {
             // RFC 8461 §3.3: "HTTP 3xx redirects MUST NOT be followed".
             .redirect(reqwest::redirect::Policy::none())
             .timeout(self.timeout)
-            .connect_timeout(self.timeout.min(Duration::from_secs(10)))
+            .connect_timeout(self.connect_timeout())
             .pool_max_idle_per_host(0)
             .no_proxy()
             .https_only(true)
@@ -274,14 +274,25 @@ impl PolicyFetcher {
         }
     }
 
+    /// How long the TCP and TLS connection may take: at most 10 s of the whole timeout.
+    fn connect_timeout(&self) -> Duration {
+        self.timeout.min(Duration::from_secs(10))
+    }
+
     /// Sort a transport error into timeout, TLS or connection trouble.
     fn classify(&self, e: &reqwest::Error) -> FetchError {
         let reason = chain(e);
         if e.is_timeout() {
-            return unreachable(
-                Unreachable::Timeout,
-                format!("no complete answer within {} s", self.timeout.as_secs_f64()),
-            );
+            // The connect timeout is the shorter one: say which limit was reached.
+            let message = if e.is_connect() {
+                format!(
+                    "no connection within {} s",
+                    self.connect_timeout().as_secs_f64()
+                )
+            } else {
+                format!("no complete answer within {} s", self.timeout.as_secs_f64())
+            };
+            return unreachable(Unreachable::Timeout, message);
         }
         if e.is_body() || e.is_decode() {
             return unreachable(Unreachable::Body, reason);

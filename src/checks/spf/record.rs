@@ -205,6 +205,26 @@ impl Record {
             .map(|(t, q, _)| (t, q))
     }
 
+    /// Terms after the first `all` that receivers never act on. RFC 7208 §5.1: "Mechanisms after "all"
+    /// will never be tested. Mechanisms listed after "all" MUST be ignored."; §6.1: a `redirect` is
+    /// ignored when there is an `all`. `exp=` applies wherever it stands and unknown modifiers are
+    /// ignored wherever they stand, so neither is listed.
+    pub fn ignored_after_all(&self) -> Vec<&Term> {
+        let Some((all, _)) = self.all() else {
+            return Vec::new();
+        };
+        self.terms
+            .iter()
+            .filter(|t| t.index > all.index)
+            .filter(|t| {
+                matches!(
+                    t.kind,
+                    TermKind::Directive { .. } | TermKind::Modifier(Modifier::Redirect(_))
+                )
+            })
+            .collect()
+    }
+
     /// The `redirect=` modifier and its term, if any (the parser refuses two).
     pub fn redirect(&self) -> Option<(&Term, &DomainSpec)> {
         self.terms.iter().find_map(|t| match &t.kind {

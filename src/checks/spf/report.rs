@@ -13,6 +13,11 @@ use super::policy;
 use super::tree::{Issue, NodeStatus, Walk};
 use super::walk::{RECORD_LENGTH_LIMIT, STRING_LENGTH_LIMIT};
 
+/// Problems in the tree that get findings of their own; a hostile tree can hold thousands, and each
+/// is a stored finding. The rest are counted in the too_many_lookups finding (a tree with this many
+/// problems needs far more than 10 lookups).
+const ISSUES_REPORTED: usize = 50;
+
 /// Build the check's outcome.
 pub(super) fn outcome(domain: &str, tree: &Walk, verdicts: &[(IpAddr, Verdict)]) -> Outcome {
     let root = &tree.root;
@@ -81,10 +86,40 @@ pub(super) fn outcome(domain: &str, tree: &Walk, verdicts: &[(IpAddr, Verdict)])
             facts.spf_dns_lookups = Some(root.lookups);
         }
     }
-    findings.extend(issue_findings(domain, &tree.issues));
+    let (reported, left_out): (Vec<&Issue>, usize) = {
+        let problems: Vec<&Issue> = tree
+            .issues
+            .iter()
+            .filter(|i| !matches!(i, Issue::Cut { .. }))
+            .collect();
+        let total = problems.len();
+        let kept: Vec<&Issue> = problems.into_iter().take(ISSUES_REPORTED).collect();
+        let left_out = total - kept.len();
+        (kept, left_out)
+    };
+    findings.extend(issue_findings(domain, &reported));
+    let left_out_why = format!(
+        "{left_out} further problem(s) in the tree are not reported one by one (at most {ISSUES_REPORTED} are)"
+    );
+    let root_path = [domain.to_owned()];
+    let mut cuts: Vec<policy::Cut<'_>> = tree
+        .issues
+        .iter()
+        .filter_map(|i| match i {
+            Issue::Cut { path, why } => Some(policy::Cut { path, why }),
+            _ => None,
+        })
+        .collect();
+    if left_out > 0 {
+        cuts.push(policy::Cut {
+            path: &root_path,
+            why: &left_out_why,
+        });
+    }
     if root.status == NodeStatus::Ok {
-        findings.extend(policy::limit_findings(domain, root));
+        findings.extend(policy::limit_findings(domain, root, &cuts));
         findings.extend(policy::ending_findings(domain, root));
+        findings.extend(policy::after_all_findings(domain, root));
     }
     findings.extend(
         verdicts
@@ -120,7 +155,7 @@ fn place(path: &[String]) -> String {
     }
 }
 
-fn issue_findings(domain: &str, issues: &[Issue]) -> Vec<Finding> {
+fn issue_findings(domain: &str, issues: &[&Issue]) -> Vec<Finding> {
     let mut findings = Vec::new();
     let mut failures = Vec::new();
     let mut ptrs = Vec::new();
@@ -222,6 +257,7 @@ fn issue_findings(domain: &str, issues: &[Issue]) -> Vec<Finding> {
                 )
                 .with_detail(json!({ "domain": at, "length": len, "limit": RECORD_LENGTH_LIMIT })),
             ),
+            Issue::Cut { .. } => {}
         }
     }
     if !ptrs.is_empty() {

@@ -25,6 +25,10 @@ pub struct Node {
     /// The terms that cost lookups, with their cost.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub terms: Vec<TermCost>,
+    /// DNS-querying terms past the walk's per-record bound: counted (one lookup each, as receivers
+    /// count them) but neither looked up nor listed in `terms`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub terms_not_followed: u32,
     /// The parsed record, for findings about its `all`.
     #[serde(skip)]
     pub parsed: Option<Record>,
@@ -169,6 +173,14 @@ pub enum Issue {
         /// The record's length.
         len: usize,
     },
+    /// The diagnostic walk stopped here: one of its own bounds was reached (the counts below are then
+    /// lower bounds).
+    Cut {
+        /// Domains from the root to the record where the walk stopped.
+        path: Vec<String>,
+        /// Which bound, for a human.
+        why: String,
+    },
 }
 
 /// The walked tree and what it revealed.
@@ -178,6 +190,10 @@ pub struct Walk {
     pub root: Node,
     /// Issues found anywhere in the tree, in tree order.
     pub issues: Vec<Issue>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// How a record ends for unmatched senders, following `redirect=` as evaluation would.
@@ -226,4 +242,90 @@ pub fn include_passing_everyone(node: &Node) -> Option<Vec<String>> {
         }
     }
     None
+}
+
+/// The tree as JSON for a finding's `detail`, at most `limit` bytes when serialized: records deeper
+/// than needed are left out until it fits. The second value says what was left out, if anything.
+pub fn bounded_json(root: &Node, limit: usize) -> (serde_json::Value, Option<String>) {
+    let full = serde_json::to_value(root).unwrap_or_default();
+    if json_len(&full) <= limit {
+        return (full, None);
+    }
+    for depth in (0..depth(root)).rev() {
+        let value = serde_json::to_value(pruned(root, depth)).unwrap_or_default();
+        if json_len(&value) <= limit {
+            let why = format!(
+                "records more than {depth} include/redirect level(s) below {} are left out to keep the detail under {limit} bytes",
+                root.domain
+            );
+            return (value, Some(why));
+        }
+    }
+    let summary = serde_json::json!({
+        "domain": root.domain,
+        "status": root.status,
+        "lookups": root.lookups,
+        "void_lookups": root.void_lookups,
+    });
+    let why = format!("only the totals of {} fit in {limit} bytes", root.domain);
+    (summary, Some(why))
+}
+
+fn json_len(value: &serde_json::Value) -> usize {
+    serde_json::to_vec(value).map_or(usize::MAX, |v| v.len())
+}
+
+/// Levels of records: 1 for a record without include/redirect targets.
+fn depth(node: &Node) -> usize {
+    1 + node
+        .terms
+        .iter()
+        .filter_map(|t| t.node.as_deref())
+        .map(depth)
+        .max()
+        .unwrap_or(0)
+}
+
+/// A copy of `node` keeping `levels` levels of records below it; cut terms keep their counts.
+fn pruned(node: &Node, levels: usize) -> Node {
+    let mut copy = Node {
+        domain: node.domain.clone(),
+        record: node.record.clone(),
+        status: node.status.clone(),
+        lookups: node.lookups,
+        void_lookups: node.void_lookups,
+        terms: Vec::with_capacity(node.terms.len()),
+        terms_not_followed: node.terms_not_followed,
+        parsed: None,
+    };
+    for term in &node.terms {
+        let mut t = term.clone_shallow();
+        if let Some(child) = term.node.as_deref() {
+            if levels == 0 {
+                t.note = Some(format!(
+                    "record of {} left out of this detail",
+                    child.domain
+                ));
+            } else {
+                t.node = Some(Box::new(pruned(child, levels - 1)));
+            }
+        }
+        copy.terms.push(t);
+    }
+    copy
+}
+
+impl TermCost {
+    /// A copy without the record below it.
+    fn clone_shallow(&self) -> TermCost {
+        TermCost {
+            term: self.term.clone(),
+            lookups: self.lookups,
+            void_lookups: self.void_lookups,
+            target: self.target.clone(),
+            note: self.note.clone(),
+            node: None,
+            branch: self.branch,
+        }
+    }
 }

@@ -9,15 +9,18 @@
 //! - Loops (an include/redirect back to an ancestor) are cut and reported; a target included twice
 //!   elsewhere is walked (and counted) twice, as receivers do.
 //! - Targets with macros other than `%{d}` depend on the sender: the term is counted, not followed.
+//! - The diagnosis has bounds of its own, far past where receivers stop (10 lookups): records per
+//!   walk, depth, DNS-querying terms followed per record and DNS queries per walk. Past a bound a term
+//!   is still counted but not looked up, and an [`Issue::Cut`] says where the walk stopped.
 //!
 //! Terms of one record are walked concurrently; the round's DNS cache joins repeated lookups. The tree
 //! types are in `tree.rs`.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use futures::future::{BoxFuture, join_all};
 
-use crate::dns::{Answer, Lookups, Txt};
+use crate::dns::{Answer, Lookup, Lookups, Mx, Txt};
 
 use super::eval::{MX_LIMIT, check_domain};
 use super::parse::{SyntaxError, parse};
@@ -34,12 +37,24 @@ pub const STRING_LENGTH_LIMIT: usize = 255;
 const RECORD_BUDGET: usize = 64;
 /// Deeper than this, receivers have long stopped (each level costs at least one lookup).
 const MAX_DEPTH: usize = 12;
+/// DNS-querying terms of one record that are looked up; the rest are counted only. Receivers stop
+/// after 10 lookups in the whole tree, so a record needing more is broken however many it has.
+pub const TERMS_FOLLOWED: usize = 32;
+/// DNS queries one walk asks at most (an `mx` term with 10 hosts costs 21). Enough to diagnose any
+/// tree receivers can evaluate many times over; a hostile record of thousands of terms cannot make
+/// one check send thousands of queries.
+pub const QUERY_BUDGET: usize = 1000;
+/// Nested records keep this much of their text in the tree (a TXT answer can hold 64 KiB).
+const NESTED_RECORD_KEPT: usize = 512;
 
 /// Walk the SPF tree of `domain`.
 pub async fn walk(dns: &Lookups, domain: &str) -> Walk {
     let walker = Walker {
         dns,
         budget: AtomicUsize::new(RECORD_BUDGET),
+        queries: AtomicUsize::new(QUERY_BUDGET),
+        queries_cut: AtomicBool::new(false),
+        records_cut: AtomicBool::new(false),
     };
     let (root, issues) = walker.domain(domain.to_ascii_lowercase(), Vec::new()).await;
     Walk { root, issues }
@@ -48,6 +63,11 @@ pub async fn walk(dns: &Lookups, domain: &str) -> Walk {
 struct Walker<'a> {
     dns: &'a Lookups,
     budget: AtomicUsize,
+    queries: AtomicUsize,
+    /// Whether the query budget's [`Issue::Cut`] was reported (once per walk).
+    queries_cut: AtomicBool,
+    /// Whether the record budget's [`Issue::Cut`] was reported (once per walk).
+    records_cut: AtomicBool,
 }
 
 type Walked = (Node, Vec<Issue>);
@@ -65,23 +85,23 @@ impl Walker<'_> {
                 lookups: 0,
                 void_lookups: 0,
                 terms: Vec::new(),
+                terms_not_followed: 0,
                 parsed: None,
             };
             let mut issues = Vec::new();
             if path.len() > MAX_DEPTH {
-                node.status = NodeStatus::NotWalked {
-                    why: format!("deeper than {MAX_DEPTH} levels"),
-                };
+                let why = format!("deeper than {MAX_DEPTH} levels");
+                issues.push(Issue::Cut {
+                    path: path.clone(),
+                    why: why.clone(),
+                });
+                node.status = NodeStatus::NotWalked { why };
                 return (node, issues);
             }
-            if self
-                .budget
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(1))
-                .is_err()
-            {
-                node.status = NodeStatus::NotWalked {
-                    why: format!("the tree has more than {RECORD_BUDGET} records"),
-                };
+            if !take_one(&self.budget) {
+                let why = format!("the tree has more than {RECORD_BUDGET} records");
+                self.cut_once(&self.records_cut, &path, &why, &mut issues);
+                node.status = NodeStatus::NotWalked { why };
                 return (node, issues);
             }
             if let Err(why) = check_domain(&domain) {
@@ -92,7 +112,13 @@ impl Walker<'_> {
                 };
                 return (node, issues);
             }
-            let txts = match self.dns.txt(&domain).await {
+            let Some(answer) = self.txt(&domain, &path, &mut issues).await else {
+                node.status = NodeStatus::NotWalked {
+                    why: format!("the walk's budget of {QUERY_BUDGET} DNS queries was spent"),
+                };
+                return (node, issues);
+            };
+            let txts = match answer {
                 Err(e) => {
                     node.status = NodeStatus::LookupFailed {
                         error: e.to_string(),
@@ -147,7 +173,11 @@ impl Walker<'_> {
                     len: bytes.len(),
                 });
             }
-            node.record = Some(txt.joined());
+            node.record = Some(if path.len() == 1 {
+                txt.joined()
+            } else {
+                kept_text(&txt.joined(), NESTED_RECORD_KEPT)
+            });
             let record = match parse(&bytes).into_result() {
                 Ok(record) => record,
                 Err(errors) => {
@@ -157,10 +187,22 @@ impl Walker<'_> {
                     return (node, issues);
                 }
             };
+            let (followed, unfollowed) = split_followed(&record);
+            if unfollowed > 0 {
+                node.terms_not_followed = unfollowed;
+                node.lookups += unfollowed;
+                issues.push(Issue::Cut {
+                    path: path.clone(),
+                    why: format!(
+                        "{} has {} DNS-querying terms; only the first {TERMS_FOLLOWED} were looked up, the other {unfollowed} are counted",
+                        domain,
+                        followed.len() as u32 + unfollowed
+                    ),
+                });
+            }
             let costs = join_all(
-                record
-                    .terms
-                    .iter()
+                followed
+                    .into_iter()
                     .map(|term| self.term(&record, term, &domain, &path)),
             )
             .await;
@@ -281,13 +323,14 @@ impl Walker<'_> {
                     cost.note = Some(format!("{target} has no A or AAAA records"));
                 }
             }
-            (None, Some(Mechanism::Exists(_))) => match self.dns.a(&target).await {
-                Ok(a) if a.is_void() => {
+            (None, Some(Mechanism::Exists(_))) => match self.a(&target, path, &mut issues).await {
+                None => cost.note = Some(not_looked_up()),
+                Some(Ok(a)) if a.is_void() => {
                     cost.void_lookups += 1;
                     cost.note = Some(format!("{target} has no A record"));
                 }
-                Ok(_) => {}
-                Err(e) => issues.push(Issue::LookupFailed {
+                Some(Ok(_)) => {}
+                Some(Err(e)) => issues.push(Issue::LookupFailed {
                     path: path.to_vec(),
                     what: format!("A {target}"),
                     error: e,
@@ -310,7 +353,11 @@ impl Walker<'_> {
         cost: &mut TermCost,
         issues: &mut Vec<Issue>,
     ) {
-        let hosts = match self.dns.mx(target).await {
+        let Some(answer) = self.mx_lookup(target, path, issues).await else {
+            cost.note = Some(not_looked_up());
+            return;
+        };
+        let hosts = match answer {
             Err(e) => {
                 issues.push(Issue::LookupFailed {
                     path: path.to_vec(),
@@ -333,10 +380,12 @@ impl Walker<'_> {
                 hosts: hosts.len(),
             });
         }
+        // RFC 7208 §4.6.4: receivers look up at most 10 MX hosts (more is a permerror by itself).
         let names: Vec<&str> = hosts
             .iter()
             .map(|h| h.exchange.as_str())
             .filter(|h| !h.is_empty())
+            .take(MX_LIMIT)
             .collect();
         let mut host_issues = Vec::new();
         let voids = join_all(names.iter().map(|h| async {
@@ -354,7 +403,15 @@ impl Walker<'_> {
         }
         issues.extend(host_issues);
         cost.void_lookups += empty.len() as u32;
-        let mut note = format!("{} MX host(s)", names.len());
+        let mut note = if hosts.len() > names.len() && hosts.len() > MX_LIMIT {
+            format!(
+                "{} MX host(s), the first {} looked up",
+                hosts.len(),
+                names.len()
+            )
+        } else {
+            format!("{} MX host(s)", names.len())
+        };
         if !empty.is_empty() {
             note.push_str(&format!("; without addresses: {}", empty.join(", ")));
         }
@@ -362,7 +419,11 @@ impl Walker<'_> {
     }
 
     /// Whether `name` has neither A nor AAAA records (a void lookup for a client of either family).
+    /// Unknown (`false`) once the query budget is spent.
     async fn has_no_address(&self, name: &str, path: &[String], issues: &mut Vec<Issue>) -> bool {
+        if !self.spend(2, path, issues) {
+            return false;
+        }
         let (a, aaaa) = futures::join!(self.dns.a(name), self.dns.aaaa(name));
         let mut void = true;
         for (kind, result) in [
@@ -383,6 +444,118 @@ impl Walker<'_> {
         }
         void
     }
+
+    /// Take `n` queries from the walk's budget; when it is spent, report the cut (once) and refuse.
+    fn spend(&self, n: usize, path: &[String], issues: &mut Vec<Issue>) -> bool {
+        let granted = self
+            .queries
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(n))
+            .is_ok();
+        if !granted {
+            let why = format!(
+                "the walk's budget of {QUERY_BUDGET} DNS queries was spent; later terms are counted but not looked up"
+            );
+            self.cut_once(&self.queries_cut, path, &why, issues);
+        }
+        granted
+    }
+
+    /// Report a cut for a bound that applies to the whole walk, the first time it is reached.
+    fn cut_once(&self, flag: &AtomicBool, path: &[String], why: &str, issues: &mut Vec<Issue>) {
+        if !flag.swap(true, Ordering::Relaxed) {
+            issues.push(Issue::Cut {
+                path: path.to_vec(),
+                why: why.to_owned(),
+            });
+        }
+    }
+
+    /// TXT at `name` within the budget (`None`: not asked).
+    async fn txt(
+        &self,
+        name: &str,
+        path: &[String],
+        issues: &mut Vec<Issue>,
+    ) -> Option<Lookup<Txt>> {
+        if !self.spend(1, path, issues) {
+            return None;
+        }
+        Some(self.dns.txt(name).await)
+    }
+
+    /// A at `name` within the budget (`None`: not asked).
+    async fn a(
+        &self,
+        name: &str,
+        path: &[String],
+        issues: &mut Vec<Issue>,
+    ) -> Option<Lookup<std::net::Ipv4Addr>> {
+        if !self.spend(1, path, issues) {
+            return None;
+        }
+        Some(self.dns.a(name).await)
+    }
+
+    /// MX at `name` within the budget (`None`: not asked).
+    async fn mx_lookup(
+        &self,
+        name: &str,
+        path: &[String],
+        issues: &mut Vec<Issue>,
+    ) -> Option<Lookup<Mx>> {
+        if !self.spend(1, path, issues) {
+            return None;
+        }
+        Some(self.dns.mx(name).await)
+    }
+}
+
+/// The note of a term the query budget left unasked.
+fn not_looked_up() -> String {
+    format!("not looked up: the walk's budget of {QUERY_BUDGET} DNS queries was spent")
+}
+
+/// Take one from a budget; `false` when it is spent.
+fn take_one(budget: &AtomicUsize) -> bool {
+    budget
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(1))
+        .is_ok()
+}
+
+/// The terms of `record` to look up (the first [`TERMS_FOLLOWED`] DNS-querying ones, and the
+/// `redirect=` wherever it is, since the record's ending depends on it) and how many querying terms
+/// are left over.
+fn split_followed(record: &Record) -> (Vec<&Term>, u32) {
+    let mut followed = Vec::new();
+    let mut left_over = 0u32;
+    for term in &record.terms {
+        let (querying, redirect) = match &term.kind {
+            TermKind::Directive { mechanism, .. } => (mechanism.costs_lookup(), false),
+            TermKind::Modifier(Modifier::Redirect(_)) => (true, true),
+            TermKind::Modifier(_) => (false, false),
+        };
+        if !querying {
+            continue;
+        }
+        if redirect || followed.len() < TERMS_FOLLOWED {
+            followed.push(term);
+        } else {
+            left_over += 1;
+        }
+    }
+    (followed, left_over)
+}
+
+/// At most `limit` bytes of `text` (cut at a character boundary), saying how long it was.
+fn kept_text(text: &str, limit: usize) -> String {
+    if text.len() <= limit {
+        return text.to_owned();
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes in all)", &text[..end], text.len())
 }
 
 /// Lengths of the character-strings over 255 bytes (RFC 1035 §3.3). The wire format's one-byte length

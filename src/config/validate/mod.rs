@@ -7,6 +7,7 @@
 //!
 //! Bounds are sanity limits, not tuning advice; each says why where it is not obvious.
 
+mod alerts;
 mod blocklists;
 mod domains;
 mod events;
@@ -57,6 +58,7 @@ pub(crate) fn validate(
     };
     let blocklists = v.blocklists(raw.blocklists, &root.key("blocklists"));
     let events = v.events(raw.events, &root.key("events"));
+    let alerts = v.alerts(raw.alerts, &root.key("alerts"), &domains);
     if v.found.is_empty() && v.environment.is_empty() {
         return Ok(Config {
             server,
@@ -66,6 +68,7 @@ pub(crate) fn validate(
             domains,
             blocklists,
             events,
+            alerts,
         });
     }
     Err(v.into_error(text, origin))

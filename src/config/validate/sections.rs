@@ -51,11 +51,43 @@ impl Validator<'_> {
             Duration::from_secs(1),
             Duration::from_secs(3600),
         );
+        // Each connection costs a file descriptor; DNS queries and the store need theirs too.
+        if !(16..=65_536).contains(&raw.max_connections) {
+            self.problem(
+                path.key("max_connections"),
+                format!("{} is out of range; use 16 to 65536", raw.max_connections),
+            );
+        }
+        let header_read_timeout = self.duration(
+            &path.key("header_read_timeout"),
+            &raw.header_read_timeout,
+            Duration::from_secs(1),
+            Duration::from_secs(300),
+        );
+        let idle_timeout = self.duration(
+            &path.key("idle_timeout"),
+            &raw.idle_timeout,
+            Duration::from_secs(1),
+            Duration::from_secs(3600),
+        );
+        // A handler may legitimately stay silent on the wire until its request timeout.
+        if idle_timeout < request_timeout {
+            self.problem(
+                path.key("idle_timeout"),
+                format!(
+                    "{} is shorter than server.request_timeout ({}); a request still within its time would be cut",
+                    raw.idle_timeout, raw.request_timeout
+                ),
+            );
+        }
         ServerSettings {
             listen,
             api_token,
             max_body_bytes,
             request_timeout,
+            max_connections: raw.max_connections as usize,
+            header_read_timeout,
+            idle_timeout,
         }
     }
 

@@ -211,7 +211,7 @@ async fn facts_are_stored_and_part_of_the_outcome() {
         report: report("192.0.2.10", "ptr", vec![], at),
         facts: CheckFacts::Ptr(PtrFacts {
             ptr: Some("mail.a.test".into()),
-            fcrdns,
+            fcrdns: Some(fcrdns),
         }),
     };
     s.save_results(vec![result(true, 100)]).await.unwrap();
@@ -220,7 +220,7 @@ async fn facts_are_stored_and_part_of_the_outcome() {
     assert_eq!((latest[0].since, latest[0].checked_at), (100, 200));
     let facts = latest[0].facts.ptr().unwrap();
     assert_eq!(facts.ptr.as_deref(), Some("mail.a.test"));
-    assert!(facts.fcrdns);
+    assert_eq!(facts.fcrdns, Some(true));
     s.save_results(vec![result(false, 300)]).await.unwrap();
     let latest = s.latest_checks(None).await.unwrap();
     assert_eq!(latest[0].since, 300, "different facts start a new span");
