@@ -38,6 +38,7 @@ pub(super) struct RawConfig {
     pub blocklists: RawBlocklists,
     #[serde(default, deserialize_with = "or_default")]
     pub events: RawEvents,
+    #[serde(default, deserialize_with = "or_default")]
     pub alerts: RawAlerts,
 }
 
