@@ -106,10 +106,18 @@ impl EventStore {
     /// Open the state database at `path`. The main store's open creates it and applies the
     /// migrations (a no-op when the daemon already did); then this connection is opened beside it.
     pub fn open(path: &Path) -> Result<EventStore, StoreError> {
-        // Two openers at once can both start the same migration (the version is read before its
-        // transaction); the loser fails, and by then the winner has applied it: try once more.
-        let migrated = SqliteStore::open(path).or_else(|_| SqliteStore::open(path))?;
-        drop(migrated);
+        match SqliteStore::open(path) {
+            Ok(store) => drop(store),
+            // The daemon holds the state file and applied the migrations at its start: open beside it.
+            Err(StoreError::Locked(_)) => {}
+            // Two openers at once can both start the same migration (the version is read before
+            // its transaction); the loser fails, and by then the winner has applied it.
+            Err(_) => match SqliteStore::open(path) {
+                Ok(store) => drop(store),
+                Err(StoreError::Locked(_)) => {}
+                Err(e) => return Err(e),
+            },
+        }
         let conn = Connection::open(path).map_err(db("opening the state database"))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(db("setting the busy timeout"))?;
