@@ -7,6 +7,7 @@
 //! - [`checks`]: the DNS posture checks (SPF, DKIM, DMARC, MX, PTR, MTA-STS, TLS-RPT, BIMI).
 //! - [`config`]: YAML config read, validated with positions, reloaded through one task.
 //! - [`cli`]: the subcommands (`serve`, `check`, `config validate`); [`daemon`] wires the long-running tasks.
+//! - [`ingest`]: DMARC aggregate, TLS-RPT and failure reports: sniff, decode, parse, store.
 //! - [`store`]: the state store (`Store` trait, SQLite implementation, migrations).
 //! - [`metrics`]: every metric family; [`http`]: the router (API, `/metrics`, auth, errors).
 //! - [`scheduler`]: jobs on intervals with jitter, bounded concurrency and timeouts; [`logging`]: tracing setup.
@@ -19,6 +20,7 @@ pub mod daemon;
 pub mod dns;
 pub mod findings;
 pub mod http;
+pub mod ingest;
 pub mod logging;
 pub mod metrics;
 pub mod posture;

@@ -21,7 +21,9 @@ fn main() -> ExitCode {
     // took 43 % less CPU and 25 % less wall time so (benches/posture/RESULTS.md).
     let mut builder = match cli.command {
         Command::Serve(_) => tokio::runtime::Builder::new_multi_thread(),
-        Command::Check(_) | Command::Config(_) => tokio::runtime::Builder::new_current_thread(),
+        Command::Check(_) | Command::Ingest(_) | Command::Config(_) => {
+            tokio::runtime::Builder::new_current_thread()
+        }
     };
     let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,

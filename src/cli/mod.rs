@@ -2,6 +2,8 @@
 //! with one entry point returning the process exit code. `main` chooses how errors print.
 //!
 //! - `serve [-c FILE] [--log-format human|json]`: run the daemon ([`serve`]).
+//! - `ingest FILE|DIR… [-c FILE] [--dry-run] [--format text|json]`: read reports into the store
+//!   ([`ingest`]).
 //! - `config validate [-c FILE]`: exit 0 when the file is valid, 1 with every problem on stderr
 //!   ([`validate`]).
 //! - `check DOMAIN… [--ip IP]… [--dkim-selector SEL]… [--nameserver HOST:PORT]… [--blocklist ZONE]…
@@ -9,6 +11,7 @@
 //!   1 WARNING, 2 CRITICAL, 3 UNKNOWN ([`check`]).
 
 pub mod check;
+pub mod ingest;
 pub mod serve;
 pub mod validate;
 
@@ -35,6 +38,8 @@ pub enum Command {
     /// One-shot DNS posture checks of domains and sending IPs, and blocklists with --blocklist (no
     /// daemon, no store).
     Check(check::CheckArgs),
+    /// Read DMARC aggregate, TLS and failure reports from files into the store.
+    Ingest(ingest::IngestArgs),
     /// Work with the configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -56,6 +61,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             eprintln!("senderscope: {e:#}");
             Ok(check::USAGE_ERROR)
         }),
+        Command::Ingest(args) => ingest::run(args).await,
         Command::Config(ConfigCommand::Validate(args)) => Ok(validate::run(args)),
     }
 }

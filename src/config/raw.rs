@@ -17,7 +17,7 @@ use serde::{Deserialize, Deserializer};
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping of sections (server, state, dns, schedule, domains, blocklists)"
+    expecting = "a mapping of sections (server, state, dns, schedule, domains, blocklists, ingest)"
 )]
 pub struct RawConfig {
     #[serde(default, deserialize_with = "or_default")]
@@ -33,6 +33,8 @@ pub struct RawConfig {
     pub domains: Option<Vec<RawDomain>>,
     #[serde(default, deserialize_with = "or_default")]
     pub blocklists: RawBlocklists,
+    #[serde(default, deserialize_with = "or_default")]
+    pub ingest: RawIngest,
 }
 
 /// `server:`.
@@ -136,6 +138,29 @@ pub struct RawExtraZone {
     pub delist_url: Option<String>,
 }
 
+/// `ingest:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping")]
+pub struct RawIngest {
+    #[serde(default)]
+    pub directory: Option<RawIngestDirectory>,
+    #[serde(default = "default_max_report_bytes")]
+    pub max_report_bytes: String,
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: String,
+    #[serde(default = "default_max_records")]
+    pub max_records: u64,
+}
+
+/// `ingest.directory`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping with a path")]
+pub struct RawIngestDirectory {
+    pub path: String,
+    #[serde(default = "default_settle")]
+    pub settle: String,
+}
+
 // Defaults. config/senderscope.yaml states each of them; a test checks that it agrees.
 
 fn default_listen() -> String {
@@ -187,6 +212,29 @@ fn default_max_range_addresses() -> u64 {
 }
 fn default_zone_kind() -> String {
     "ipv4".into()
+}
+fn default_max_report_bytes() -> String {
+    "1GiB".into()
+}
+fn default_max_message_bytes() -> String {
+    "64MiB".into()
+}
+fn default_max_records() -> u64 {
+    5_000_000
+}
+fn default_settle() -> String {
+    "2s".into()
+}
+
+impl Default for RawIngest {
+    fn default() -> Self {
+        RawIngest {
+            directory: None,
+            max_report_bytes: default_max_report_bytes(),
+            max_message_bytes: default_max_message_bytes(),
+            max_records: default_max_records(),
+        }
+    }
 }
 
 impl Default for RawServer {

@@ -117,6 +117,8 @@ fn bundled_config_states_the_code_defaults() {
     assert_eq!(bundled.dns, defaults.dns);
     assert_eq!(bundled.schedule, defaults.schedule);
     assert_eq!(bundled.blocklists, defaults.blocklists);
+    assert_eq!(bundled.ingest, defaults.ingest);
+    assert_eq!(defaults.ingest.limits, crate::ingest::Limits::default());
     // The DNS layer's own defaults agree with the config's.
     assert_eq!(defaults.dns, crate::dns::DnsSettings::default());
     let domain = &bundled.domains[0];

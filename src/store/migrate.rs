@@ -29,6 +29,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0002_check_facts.sql",
         sql: include_str!("migrations/0002_check_facts.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_ingest.sql",
+        sql: include_str!("migrations/0003_ingest.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

@@ -9,6 +9,7 @@
 
 mod blocklists;
 mod domains;
+mod ingest;
 mod sections;
 
 use std::path::Path;
@@ -55,6 +56,7 @@ pub(crate) fn validate(
         }
     };
     let blocklists = v.blocklists(raw.blocklists, &root.key("blocklists"));
+    let ingest = v.ingest(raw.ingest, &root.key("ingest"));
     if v.found.is_empty() && v.environment.is_empty() {
         return Ok(Config {
             server,
@@ -63,6 +65,7 @@ pub(crate) fn validate(
             schedule,
             domains,
             blocklists,
+            ingest,
         });
     }
     Err(v.into_error(text, origin))
