@@ -38,6 +38,16 @@ pub use limits::Limits;
 pub use outcome::{InputOutcome, Status};
 pub use pipeline::ingest;
 
+/// The bounds the fuzz target and its replay test run with: the defaults, with a decompressed
+/// budget small enough that a generated bomb is refused quickly.
+pub fn fuzz_limits() -> Limits {
+    Limits {
+        max_decompressed_bytes: 16 << 20,
+        max_buffered_bytes: 4 << 20,
+        ..Limits::default()
+    }
+}
+
 /// What a report (or an input) is: the `kind` of the JSON line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]

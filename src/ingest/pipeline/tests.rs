@@ -373,3 +373,89 @@ fn no_panic_on_mangled_inputs() {
         }
     }
 }
+
+fn fuzz_dir(which: &str) -> Vec<Vec<u8>> {
+    let dir = format!("{}/fuzz/{which}/sniff_and_parse", env!("CARGO_MANIFEST_DIR"));
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    entries
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .collect()
+}
+
+#[test]
+fn the_fuzz_corpus_and_every_crash_input_replay_without_panic() {
+    let inputs: Vec<Vec<u8>> = fuzz_dir("corpus")
+        .into_iter()
+        .chain(fuzz_dir("artifacts"))
+        .collect();
+    assert!(inputs.len() >= 20, "the seed corpus is missing");
+    for input in inputs {
+        let _ = ingest(&mut input.as_slice(), &crate::ingest::fuzz_limits(), &mut DryRun);
+    }
+}
+
+/// A mutation loop through the fuzz target's entry point on stable (a stand-in where libFuzzer
+/// cannot run): `FUZZ_SECONDS=1800 cargo test --lib fuzz_mutations -- --ignored`. A panic prints
+/// the input's path under fuzz/artifacts/.
+#[test]
+#[ignore = "runs for FUZZ_SECONDS; started by hand"]
+fn fuzz_mutations() {
+    use std::io::Write;
+    let seconds: u64 = std::env::var("FUZZ_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let seeds = fuzz_dir("corpus");
+    let started = std::time::Instant::now();
+    let mut rng = 0x9E37_79B9_7F4A_7C15_u64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut runs = 0_u64;
+    while started.elapsed().as_secs() < seconds {
+        let mut input = seeds[(next() as usize) % seeds.len()].clone();
+        for _ in 0..=(next() % 8) {
+            let len = input.len().max(1);
+            let at = (next() as usize) % len;
+            match next() % 7 {
+                0 if !input.is_empty() => input[at] ^= 1 << (next() % 8),
+                1 if !input.is_empty() => input[at] = next() as u8,
+                2 => input.insert(at.min(input.len()), next() as u8),
+                3 if !input.is_empty() => {
+                    input.remove(at);
+                }
+                4 => input.truncate(at),
+                5 => {
+                    let other = &seeds[(next() as usize) % seeds.len()];
+                    let from = (next() as usize) % other.len().max(1);
+                    let piece: Vec<u8> = other.iter().skip(from).take(64).copied().collect();
+                    input.splice(at.min(input.len())..at.min(input.len()), piece);
+                }
+                _ => {
+                    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                    e.write_all(&input).unwrap();
+                    input = e.finish().unwrap();
+                }
+            }
+        }
+        let keep = input.clone();
+        let result = std::panic::catch_unwind(move || {
+            let _ = ingest(&mut input.as_slice(), &crate::ingest::fuzz_limits(), &mut DryRun);
+        });
+        if result.is_err() {
+            let path = format!(
+                "{}/fuzz/artifacts/sniff_and_parse/crash-{runs}",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            std::fs::write(&path, &keep).unwrap();
+            panic!("a mutated input panicked; saved as {path}");
+        }
+        runs += 1;
+    }
+    eprintln!("fuzz_mutations: {runs} inputs in {seconds} s, no panic");
+}

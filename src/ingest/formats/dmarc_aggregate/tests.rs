@@ -220,3 +220,82 @@ fn entities_and_character_references_are_resolved() {
     let (summary, _) = read(&xml).unwrap();
     assert_eq!(summary.meta.org_name, "A&B A");
 }
+
+/// Differential test against mail-auth's whole-document parser (the oracle): on every raw XML sample
+/// it reads, the identity, the record count and each record's source, count, From domain and DKIM/SPF
+/// domains and selectors agree. Where mail-auth errs (windows-1252, bad UTF-8, prefixes, schema
+/// wrappers) or reads a known quirk wrongly (fractional `begin` → 0), it is no oracle.
+#[test]
+fn agrees_with_mail_auth_where_it_reads_the_report() {
+    use crate::ingest::text::{SourceEncoding, Utf8Repair};
+    let root = format!("{}/tests/fixtures/ingest", env!("CARGO_MANIFEST_DIR"));
+    let mut compared = 0;
+    for dir in ["aggregate", "aggregate_invalid", "extract_report"] {
+        for entry in std::fs::read_dir(format!("{root}/{dir}")).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "xml") {
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap();
+            let Ok(oracle) = mail_auth::report::Report::parse_xml(&bytes) else {
+                continue;
+            };
+            let name = path.display();
+            let text = Utf8Repair::new(
+                bytes.trim_ascii_start(),
+                SourceEncoding::declared_in(&bytes),
+            );
+            let mut ours = Collect::default();
+            let summary = parse(text, &Limits::default(), &mut ours)
+                .unwrap_or_else(|e| panic!("{name}: mail-auth reads it, we fail: {e}"));
+            let meta = &summary.meta;
+            assert_eq!(meta.report_id, oracle.report_id().trim(), "{name}");
+            assert_eq!(meta.org_name, oracle.org_name().trim(), "{name}");
+            assert_eq!(meta.policy.domain, oracle.domain().to_ascii_lowercase(), "{name}");
+            if oracle.date_range_begin() != 0 {
+                assert_eq!(meta.begin as u64, oracle.date_range_begin(), "{name}");
+                assert_eq!(meta.end as u64, oracle.date_range_end(), "{name}");
+            }
+            let theirs: Vec<_> = oracle
+                .records()
+                .iter()
+                .filter(|r| r.source_ip().is_some())
+                .collect();
+            assert_eq!(ours.records.len(), theirs.len(), "{name}: record count");
+            for (mine, theirs) in ours.records.iter().zip(theirs) {
+                assert_eq!(Some(mine.source_ip), theirs.source_ip(), "{name}");
+                assert_eq!(mine.count, u64::from(theirs.count()), "{name}");
+                assert_eq!(
+                    mine.header_from.as_deref().unwrap_or(""),
+                    theirs.header_from().to_ascii_lowercase(),
+                    "{name}"
+                );
+                let their_dkim: Vec<(String, String)> = theirs
+                    .dkim_auth_result()
+                    .iter()
+                    .filter(|d| !d.domain().is_empty())
+                    .map(|d| (d.domain().to_ascii_lowercase(), d.selector().to_owned()))
+                    .collect();
+                let my_dkim: Vec<(String, String)> = mine
+                    .dkim
+                    .iter()
+                    .filter_map(|d| {
+                        Some((d.domain.clone()?, d.selector.clone().unwrap_or_default()))
+                    })
+                    .collect();
+                assert_eq!(my_dkim, their_dkim, "{name}: DKIM domains and selectors");
+                let their_spf: Vec<String> = theirs
+                    .spf_auth_result()
+                    .iter()
+                    .filter(|s| !s.domain().is_empty())
+                    .map(|s| s.domain().to_ascii_lowercase())
+                    .collect();
+                let my_spf: Vec<String> = mine.spf.iter().filter_map(|s| s.domain.clone()).collect();
+                assert_eq!(my_spf, their_spf, "{name}: SPF domains");
+            }
+            compared += 1;
+        }
+    }
+    // mail-auth reads most of the samples; if it read none, this test would prove nothing.
+    assert!(compared >= 10, "only {compared} samples compared");
+}
