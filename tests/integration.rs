@@ -8,6 +8,7 @@ mod daemon;
 // Not every suite uses every starter method.
 #[allow(dead_code)]
 mod harness;
+mod ingest;
 mod posture;
 mod scheduler;
 mod spf_suite;

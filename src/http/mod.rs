@@ -10,6 +10,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod exposition;
+pub mod reports;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -84,13 +85,13 @@ impl AppState {
 /// (`server.*` changes need a restart); the API token is read per request.
 pub fn router(state: AppState) -> Router {
     let server = state.config.borrow().server.clone();
-    let write =
-        Router::new()
-            .route("/-/reload", post(reload))
-            .route_layer(middleware::from_fn_with_state(
-                state.clone(),
-                auth::require_token,
-            ));
+    let write = Router::new()
+        .route("/-/reload", post(reload))
+        .route("/api/v1/reports", post(reports::post))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))

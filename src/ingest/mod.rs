@@ -6,6 +6,7 @@
 //! - [`message`]: MIME messages and [`message::route`], which decides what a message is.
 //! - [`formats`]: the parsers (DMARC aggregate, TLS-RPT, DMARC failure).
 //! - [`store`]: the write path into the state database (idempotent: duplicate key + content hash).
+//! - [`service`]: the process's one writer per database; [`sources`]: the watched directory.
 //! - [`outcome`]: what one input came to (the JSON line of `senderscope ingest`).
 //! - [`limits`], [`error`], [`warnings`]: bounds, refusals and what was tolerated.
 //!
@@ -18,7 +19,9 @@ pub mod hash;
 pub mod limits;
 pub mod message;
 pub mod outcome;
+pub mod service;
 pub mod sniff;
+pub mod sources;
 pub mod store;
 pub mod text;
 pub mod warnings;

@@ -375,7 +375,10 @@ fn no_panic_on_mangled_inputs() {
 }
 
 fn fuzz_dir(which: &str) -> Vec<Vec<u8>> {
-    let dir = format!("{}/fuzz/{which}/sniff_and_parse", env!("CARGO_MANIFEST_DIR"));
+    let dir = format!(
+        "{}/fuzz/{which}/sniff_and_parse",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return Vec::new();
     };
@@ -392,7 +395,11 @@ fn the_fuzz_corpus_and_every_crash_input_replay_without_panic() {
         .collect();
     assert!(inputs.len() >= 20, "the seed corpus is missing");
     for input in inputs {
-        let _ = ingest(&mut input.as_slice(), &crate::ingest::fuzz_limits(), &mut DryRun);
+        let _ = ingest(
+            &mut input.as_slice(),
+            &crate::ingest::fuzz_limits(),
+            &mut DryRun,
+        );
     }
 }
 
@@ -437,7 +444,8 @@ fn fuzz_mutations() {
                     input.splice(at.min(input.len())..at.min(input.len()), piece);
                 }
                 _ => {
-                    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                    let mut e =
+                        flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
                     e.write_all(&input).unwrap();
                     input = e.finish().unwrap();
                 }
@@ -445,7 +453,11 @@ fn fuzz_mutations() {
         }
         let keep = input.clone();
         let result = std::panic::catch_unwind(move || {
-            let _ = ingest(&mut input.as_slice(), &crate::ingest::fuzz_limits(), &mut DryRun);
+            let _ = ingest(
+                &mut input.as_slice(),
+                &crate::ingest::fuzz_limits(),
+                &mut DryRun,
+            );
         });
         if result.is_err() {
             let path = format!(

@@ -251,7 +251,11 @@ fn agrees_with_mail_auth_where_it_reads_the_report() {
             let meta = &summary.meta;
             assert_eq!(meta.report_id, oracle.report_id().trim(), "{name}");
             assert_eq!(meta.org_name, oracle.org_name().trim(), "{name}");
-            assert_eq!(meta.policy.domain, oracle.domain().to_ascii_lowercase(), "{name}");
+            assert_eq!(
+                meta.policy.domain,
+                oracle.domain().to_ascii_lowercase(),
+                "{name}"
+            );
             if oracle.date_range_begin() != 0 {
                 assert_eq!(meta.begin as u64, oracle.date_range_begin(), "{name}");
                 assert_eq!(meta.end as u64, oracle.date_range_end(), "{name}");
@@ -290,7 +294,8 @@ fn agrees_with_mail_auth_where_it_reads_the_report() {
                     .filter(|s| !s.domain().is_empty())
                     .map(|s| s.domain().to_ascii_lowercase())
                     .collect();
-                let my_spf: Vec<String> = mine.spf.iter().filter_map(|s| s.domain.clone()).collect();
+                let my_spf: Vec<String> =
+                    mine.spf.iter().filter_map(|s| s.domain.clone()).collect();
                 assert_eq!(my_spf, their_spf, "{name}: SPF domains");
             }
             compared += 1;
