@@ -140,7 +140,11 @@ pub async fn run(source: ConfigSource) -> Result<(), DaemonError> {
         scheduler::plan,
         shutdown.clone(),
     ));
-    let _inbox = crate::ingest::sources::dir::spawn(&config_rx.borrow(), shutdown.clone());
+    let _inbox = crate::ingest::sources::dir::spawn(
+        &config_rx.borrow(),
+        metrics.ingest.clone(),
+        shutdown.clone(),
+    );
     let app = http::router(AppState::new(
         config_rx,
         store.clone(),

@@ -149,6 +149,8 @@ pub struct Metrics {
     pub http_requests_total: IntCounterVec,
     /// `senderscope_http_request_duration_seconds{route,method}`.
     pub http_request_duration_seconds: HistogramVec,
+    /// The report ingest families (`ingest::metrics`).
+    pub ingest: crate::ingest::metrics::IngestMetrics,
 }
 
 /// Registration failed: a programming error (duplicate or malformed name), reported at start.
@@ -294,6 +296,8 @@ impl Metrics {
             HTTP_BUCKETS,
             &["route", "method"],
         )?;
+        let (ingest, ingest_names) = crate::ingest::metrics::IngestMetrics::register(&b.registry)?;
+        b.names.extend(ingest_names);
         #[cfg(target_os = "linux")]
         {
             let process = prometheus::process_collector::ProcessCollector::for_self();
@@ -325,6 +329,7 @@ impl Metrics {
             jobs_running,
             http_requests_total,
             http_request_duration_seconds,
+            ingest,
         })
     }
 

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::AppState;
 use super::error::ApiError;
+use crate::ingest::metrics::Source;
 use crate::ingest::{Status, service};
 
 /// Ingest the body; answers after the store commit.
@@ -18,15 +19,17 @@ pub async fn post(
     State(state): State<AppState>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let (path, limits) = {
-        let config = state.config.borrow();
-        (config.state.path.clone(), config.ingest.limits.clone())
-    };
+    let config = state.config.borrow().clone();
+    let (path, limits) = (config.state.path.clone(), config.ingest.limits.clone());
     let outcome = tokio::task::spawn_blocking(move || {
         service::ingest_into(&path, &limits, &mut body.as_ref())
     })
     .await
     .map_err(|e| ApiError::store(format!("the ingest task stopped: {e}")))?;
+    state
+        .metrics
+        .ingest
+        .observe(Source::Http, &config, &outcome);
     let line = outcome.json_line("request body");
     if outcome.is_transient() {
         return Err(ApiError::store(outcome.error().unwrap_or_default()));

@@ -18,6 +18,7 @@ pub mod formats;
 pub mod hash;
 pub mod limits;
 pub mod message;
+pub mod metrics;
 pub mod outcome;
 pub mod service;
 pub mod sniff;

@@ -25,6 +25,18 @@ pub struct Found {
     pub records: u64,
     /// Aggregate: messages (sum of counts); TLS: sessions; failure: 1.
     pub messages: u64,
+    /// Aggregate reports stored now: messages by (disposition, DKIM aligned, SPF aligned);
+    /// TLS reports: `[successful, failed]` sessions as two entries. Empty otherwise.
+    pub breakdown: Vec<(Breakdown, u64)>,
+}
+
+/// What a count in [`Found::breakdown`] is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Breakdown {
+    /// Aggregate messages: disposition, DKIM aligned, SPF aligned.
+    Dmarc(&'static str, &'static str, &'static str),
+    /// TLS sessions: `successful` or `failed`.
+    TlsSessions(&'static str),
 }
 
 /// The overall result of an input.

@@ -2,6 +2,7 @@
 //! report of an input stands alone: one that fails does not stop the others, and each refusal is kept
 //! with its reason.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 
 use mail_parser::{Message, MessageParser};
@@ -14,10 +15,10 @@ use super::formats::{failure, tls_report};
 use super::hash::{ContentHash, HashingReader};
 use super::limits::Limits;
 use super::message::{Candidate, FailureSource, Route, from_address, route};
-use super::outcome::{Found, InputOutcome};
+use super::outcome::{Breakdown, Found, InputOutcome};
 use super::sniff::{Sniffed, skip_preamble, sniff};
 use super::text::{SourceEncoding, Utf8Repair};
-use super::{Admission, ReportKind, ReportSink};
+use super::{Admission, ReportKind, ReportSink, Stored};
 
 /// Read every report in `input` into `sink`. Never panics and never returns early: whatever happens
 /// is in the outcome.
@@ -101,10 +102,13 @@ impl Run<'_> {
         let mut adapter = Adapter {
             sink: &mut *self.sink,
             admission: None,
+            tally: HashMap::new(),
         };
         let parsed = dmarc_aggregate::parse(&mut text, self.limits, &mut adapter);
         let repaired = text.repaired();
         let began = adapter.admission.is_some();
+        let mut breakdown: Vec<(Breakdown, u64)> = adapter.tally.into_iter().collect();
+        breakdown.sort();
         let result = parsed.and_then(|summary| {
             let hash = hashing.finish().map_err(IngestError::from_io)?;
             Ok((summary, hash))
@@ -127,6 +131,9 @@ impl Run<'_> {
             ));
         }
         let stored = self.sink.finish_aggregate(&summary, &hash)?;
+        if stored != Stored::New {
+            breakdown.clear();
+        }
         let meta = &summary.meta;
         self.outcome.reports.push(Found {
             kind: ReportKind::DmarcAggregate,
@@ -136,6 +143,7 @@ impl Run<'_> {
             domain: Some(meta.policy.domain.clone()),
             records: summary.records,
             messages: summary.messages,
+            breakdown,
         });
         self.outcome.warnings.merge(summary.warnings);
         Ok(())
@@ -151,12 +159,23 @@ impl Run<'_> {
         let stored = self.sink.tls_report(&report, &ContentHash::of(&bytes))?;
         self.outcome.reports.push(Found {
             kind: ReportKind::TlsReport,
-            stored,
             reporter: report.organization.to_ascii_lowercase(),
             report_id: report.report_id.clone(),
             domain: report.policy_domain().map(str::to_owned),
             records: report.policies.len() as u64,
             messages: report.successful_sessions() + report.failed_sessions(),
+            breakdown: if stored == Stored::New {
+                vec![
+                    (
+                        Breakdown::TlsSessions("successful"),
+                        report.successful_sessions(),
+                    ),
+                    (Breakdown::TlsSessions("failed"), report.failed_sessions()),
+                ]
+            } else {
+                Vec::new()
+            },
+            stored,
         });
         Ok(())
     }
@@ -206,6 +225,7 @@ impl Run<'_> {
                     domain: report.reported_domain.clone(),
                     records: 1,
                     messages: 1,
+                    breakdown: Vec::new(),
                 });
                 Ok(())
             }
@@ -238,6 +258,8 @@ fn describe(head: &[u8]) -> String {
 struct Adapter<'s> {
     sink: &'s mut dyn ReportSink,
     admission: Option<Admission>,
+    /// Messages by (disposition, DKIM aligned, SPF aligned), for the metrics.
+    tally: HashMap<Breakdown, u64>,
 }
 
 impl RecordSink for Adapter<'_> {
@@ -247,10 +269,18 @@ impl RecordSink for Adapter<'_> {
     }
 
     fn records(&mut self, batch: &[AggregateRecord]) -> Result<(), IngestError> {
-        match self.admission {
-            Some(Admission::Store) => self.sink.aggregate_records(batch),
-            _ => Ok(()),
+        if self.admission != Some(Admission::Store) {
+            return Ok(());
         }
+        for r in batch {
+            let key = Breakdown::Dmarc(
+                r.disposition.as_str(),
+                r.dkim_aligned.as_str(),
+                r.spf_aligned.as_str(),
+            );
+            *self.tally.entry(key).or_default() += r.count;
+        }
+        self.sink.aggregate_records(batch)
     }
 }
 

@@ -222,6 +222,37 @@ fn one_report_through_every_source_counts_once() {
         state_count(&cfg.state, "SELECT COUNT(*) FROM aggregate_reports"),
         1
     );
+    let metrics = d.get("/metrics");
+    let count = |series: &str| metrics.value(series).unwrap_or(0.0);
+    assert_eq!(
+        count("senderscope_ingest_total{kind=\"dmarc_aggregate\",result=\"ok\",source=\"http\"}"),
+        1.0,
+        "{}",
+        metrics.body
+    );
+    assert_eq!(
+        count(
+            "senderscope_ingest_total{kind=\"dmarc_aggregate\",result=\"duplicate\",source=\"directory\"}"
+        ),
+        1.0
+    );
+    assert_eq!(
+        count(
+            "senderscope_ingest_total{kind=\"unknown\",result=\"not_a_report\",source=\"directory\"}"
+        ),
+        1.0
+    );
+    let messages: f64 = metrics
+        .body
+        .lines()
+        .filter(|l| l.starts_with("senderscope_dmarc_messages_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    let stored = state_count(&cfg.state, "SELECT SUM(count) FROM aggregate_records");
+    assert_eq!(
+        messages, stored as f64,
+        "the counters count each message once"
+    );
 }
 
 #[test]

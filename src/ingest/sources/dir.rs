@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use notify::{EventKind, RecursiveMode, Watcher};
@@ -15,6 +16,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::ingest::metrics::{IngestMetrics, Source};
 use crate::ingest::outcome::Status;
 use crate::ingest::{IngestError, InputOutcome, Limits, service};
 
@@ -23,13 +25,20 @@ pub const PROCESSED: &str = "processed";
 /// Subdirectory for refused files (with `NAME.error`).
 pub const FAILED: &str = "failed";
 
-/// Start watching when the config names a directory; the task stops with `shutdown`.
-pub fn spawn(config: &Config, shutdown: CancellationToken) -> Option<tokio::task::JoinHandle<()>> {
+/// Start watching when the config names a directory; the task stops with `shutdown`. The directory
+/// and the config it ingests with are those at start (a change needs a restart).
+pub fn spawn(
+    config: &Arc<Config>,
+    metrics: IngestMetrics,
+    shutdown: CancellationToken,
+) -> Option<tokio::task::JoinHandle<()>> {
     let dir = config.ingest.directory.clone()?;
-    let state = config.state.path.clone();
-    let limits = config.ingest.limits.clone();
     Some(tokio::spawn(run(
-        dir.path, dir.settle, state, limits, shutdown,
+        dir.path,
+        dir.settle,
+        config.clone(),
+        metrics,
+        shutdown,
     )))
 }
 
@@ -44,8 +53,8 @@ struct Pending {
 pub async fn run(
     inbox: PathBuf,
     settle: Duration,
-    state: PathBuf,
-    limits: Limits,
+    config: Arc<Config>,
+    metrics: IngestMetrics,
     shutdown: CancellationToken,
 ) {
     for dir in [inbox.clone(), inbox.join(PROCESSED), inbox.join(FAILED)] {
@@ -91,11 +100,14 @@ pub async fn run(
             if shutdown.is_cancelled() {
                 return;
             }
-            let (state, limits) = (state.clone(), limits.clone());
-            let inbox = inbox.clone();
-            let done = tokio::task::spawn_blocking(move || process(&inbox, &path, &state, &limits));
-            if let Err(e) = done.await {
-                tracing::error!(error = %e, "an ingest task stopped abnormally");
+            let (config, inbox) = (config.clone(), inbox.clone());
+            let done = tokio::task::spawn_blocking(move || {
+                let outcome = process(&inbox, &path, &config.state.path, &config.ingest.limits);
+                (outcome, config)
+            });
+            match done.await {
+                Ok((outcome, config)) => metrics.observe(Source::Directory, &config, &outcome),
+                Err(e) => tracing::error!(error = %e, "an ingest task stopped abnormally"),
             }
         }
         tokio::select! {
