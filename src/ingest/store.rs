@@ -102,6 +102,11 @@ impl IngestStore {
     }
 
     fn begin_tx(&self) -> Result<(), IngestError> {
+        // A write that failed half-way left its transaction open: roll it back rather than refuse
+        // every later report.
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
         self.conn
             .execute_batch("BEGIN IMMEDIATE")
             .map_err(store_err("starting a write transaction"))
