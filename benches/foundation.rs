@@ -4,10 +4,15 @@
 //!   and with 100 domains of stored history (the start publishes the latest stored results);
 //! - idle RSS with 100 configured domains (checks pushed out by jitter, so none has run);
 //! - `/metrics` with ≥ 10,000 series under 50 concurrent clients (wrk), p99 latency;
-//! - plus the cost of one uncached rendering of those series, measured in-process.
+//! - `/metrics` for 1,000 domains (2 DKIM selectors, one sending IP each) rendered in-process from a
+//!   state seeded from the store (`render`);
+//! - RSS after the first round of 1,000 domains (`round`).
 //!
 //! `cargo bench --bench foundation` (needs `wrk`). Targets: ≤ 100 ms, ≤ 15 MB, p99 ≤ 5 ms.
 //! Figures, not pass/fail: the machine is shared, so run it on a quiet one to compare.
+
+// A test or bench binary: its helpers are `pub` within it and may unwrap (a panic is a failed run).
+#![allow(unreachable_pub, clippy::unwrap_used)]
 
 use std::io::Read;
 use std::os::unix::net::UnixDatagram;
@@ -158,7 +163,13 @@ fn start_to_ready() {
 /// posture check 50 outcomes (spans), per sending IP 50 PTR outcomes, per blocklist target 20 outcomes
 /// with each zone's answer, one open listing per ten IPs. Returns the number of results stored.
 fn seed_history(config_path: &Path, db: &Path) -> usize {
+    seed(config_path, db, 50, 20)
+}
+
+/// [`seed_history`] with `spans` outcomes per posture check and `listing_spans` per blocklist target.
+fn seed(config_path: &Path, db: &Path, spans: i64, listing_spans: i64) -> usize {
     use senderscope::findings::{CheckReport, Finding, FindingCode, Severity};
+    use senderscope::results::{CheckFacts, CheckId};
     use senderscope::store::{CheckResult, Listed, ListingObservation, SqliteStore, Store};
     use serde_json::json;
 
@@ -166,7 +177,9 @@ fn seed_history(config_path: &Path, db: &Path) -> usize {
     let config = senderscope::config::load_str(&text, "bench.yaml").expect("config");
     let (zones, targets) = senderscope::blocklists::configured(&config).expect("zones");
     let zones: Vec<String> = zones.iter().map(|z| z.zone().to_owned()).collect();
-    let result = |target: &str, check: &'static str, k: i64, facts: serde_json::Value| {
+    let result = |target: &str, check: &str, k: i64, facts: serde_json::Value| {
+        let check: CheckId = check.parse().expect("a check name");
+        let facts = CheckFacts::from_stored(check, &facts.to_string()).expect("facts");
         let findings = if k % 2 == 0 {
             vec![]
         } else {
@@ -193,7 +206,7 @@ fn seed_history(config_path: &Path, db: &Path) -> usize {
     let mut results = Vec::new();
     for d in &config.domains {
         let name = d.name.as_str();
-        for k in 0..50 {
+        for k in 0..spans {
             for check in ["mx", "mta_sts", "tls_rpt", "bimi", "bulk_sender"] {
                 results.push(result(name, check, k, json!({})));
             }
@@ -232,7 +245,7 @@ fn seed_history(config_path: &Path, db: &Path) -> usize {
         .map(|z| (z.clone(), json!("not_listed")))
         .collect();
     for t in targets.targets() {
-        for k in 0..20 {
+        for k in 0..listing_spans {
             results.push(result(
                 &t.to_string(),
                 "blocklists",
@@ -342,11 +355,50 @@ fn idle_rss() {
     stop(child);
 }
 
+/// RSS after the first round of 1,000 domains (2 DKIM selectors and one sending IP each). The
+/// configured nameserver is a closed loopback port, so every lookup fails at once and every check
+/// stores a `lookup_failed` finding (more text per result than a healthy domain has).
+fn rss_after_round() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let cfg = config(dir.path(), port, 1000, true);
+    let child = spawn(&cfg, None);
+    wait_ready(port);
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let runs = |body: &str| -> f64 {
+        body.lines()
+            .filter(|l| l.starts_with(r#"senderscope_scheduler_job_runs_total{job="posture""#))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    loop {
+        let done = get(port, "/metrics").map(|(_, b)| runs(&b)).unwrap_or(0.0);
+        if done >= 1000.0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {done} posture runs after 600 s"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let rss = rss_kib(child.id());
+    let series = get(port, "/metrics")
+        .map(|(_, b)| b.lines().filter(|l| !l.starts_with('#')).count())
+        .unwrap_or(0);
+    println!(
+        "RSS after a round of 1,000 domains: {:.1} MB, /metrics {series} lines   (target ≤ 40 MB)",
+        rss as f64 / 1024.0
+    );
+    stop(child);
+}
+
 fn metrics_under_load() {
     let dir = tempfile::tempdir().expect("temp dir");
     let port = free_port();
-    // ~49 series per domain (check_status, findings × 5 severities, last_check per check).
-    let cfg = config(dir.path(), port, 210, true);
+    // ~27 series per domain with every lookup failing (check_status, last_check and one `unknown`
+    // findings series per check; no zero-valued findings series since the state families).
+    let cfg = config(dir.path(), port, 400, true);
     let child = spawn(&cfg, None);
     wait_ready(port);
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -397,22 +449,35 @@ fn metrics_under_load() {
             pick("Transfer/sec")
         );
     }
-    stop(child);
 
-    // The same number of series rendered in-process, without the shared rendering.
+    stop(child);
+}
+
+/// One rendering of the state families for 1,000 domains (2 DKIM selectors and one sending IP each,
+/// the default blocklist zones), from a state seeded from the store as at start: median and p99,
+/// series and bytes.
+fn render_1000_domains() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cfg = config(dir.path(), free_port(), 1000, false);
+    let db = dir.path().join("state.db");
+    seed(&cfg, &db, 1, 1);
+    let text = std::fs::read_to_string(&cfg).expect("read config");
+    let config = senderscope::config::load_str(&text, "bench.yaml").expect("config");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let store = senderscope::store::SqliteStore::open(&db).expect("store");
+    let (results, _) = rt
+        .block_on(senderscope::results::Results::open(
+            std::sync::Arc::new(store),
+            &config,
+        ))
+        .expect("seed the state");
     let m = senderscope::metrics::Metrics::new().expect("metrics");
-    for i in 0..210 {
-        let d = format!("d{i}.bench.test");
-        for check in ["spf", "dkim", "dmarc", "mx", "mta_sts", "tls_rpt", "bimi"] {
-            m.check_status.with_label_values(&[&d, check]).set(0);
-            m.last_check_timestamp_seconds
-                .with_label_values(&[&d, check])
-                .set(1);
-            for sev in ["ok", "info", "warning", "unknown", "critical"] {
-                m.findings.with_label_values(&[&d, check, sev]).set(0);
-            }
-        }
-    }
+    m.read_state(results.state().clone());
+    let first = m.render().expect("render");
+    let series = first
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with("process_"))
+        .count();
     let mut times: Vec<Duration> = (0..50)
         .map(|_| {
             let t = Instant::now();
@@ -423,7 +488,8 @@ fn metrics_under_load() {
         .collect();
     times.sort();
     println!(
-        "  one uncached rendering of ~10,300 series: median {:.2} ms, p99 {:.2} ms",
+        "  /metrics for 1,000 domains: {series} series, {} bytes; render median {:.2} ms, p99 {:.2} ms",
+        first.len(),
         ms(percentile(&times, 0.5)),
         ms(percentile(&times, 0.99))
     );
@@ -444,5 +510,11 @@ fn main() {
     }
     if wanted("metrics") {
         metrics_under_load();
+    }
+    if wanted("render") {
+        render_1000_domains();
+    }
+    if wanted("round") {
+        rss_after_round();
     }
 }

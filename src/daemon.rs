@@ -1,13 +1,13 @@
 //! The daemon's wiring: every long-running task is spawned here, with one shutdown token.
 //!
-//! Start: load the config, open the store (migrations), publish the stored results as metrics
-//! ([`scheduler::jobs::restore`]), bind the listener, then spawn the reload task
+//! Start: load the config, open the store (migrations), seed the latest state from it
+//! ([`Results::open`]: one query, what `/metrics` and the API read from the first request), bind the
+//! listener, then spawn the reload task
 //! (fed by the file watcher, SIGHUP and `POST /-/reload`), the scheduler, the HTTP server, the
 //! systemd watchdog and the start-up public-resolver probe, and tell systemd `READY=1`. Stop
 //! (SIGTERM/SIGINT): drain HTTP, stop the scheduler and let running jobs finish, flush the store
 //! writer, and return — within [`STOP_BUDGET`].
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,14 +19,15 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::blocklists::{self, Targets, resolver};
+use crate::blocklists::{self, resolver};
 use crate::config::reload::{self, ReloadRequest, ReloadStatus, ReloadTrigger};
 use crate::config::{self, Config, ConfigError, ConfigSource};
 use crate::dns::{DnsSetupError, Resolver};
 use crate::http::{self, AppState};
 use crate::metrics::{Metrics, MetricsError};
+use crate::results::Results;
 use crate::scheduler;
-use crate::store::{SqliteStore, Store, StoreError};
+use crate::store::{CheckResult, SqliteStore, Store, StoreError};
 
 /// Everything must be stopped within this (systemd's default stop timeout is 90 s; ours says 10).
 pub const STOP_BUDGET: Duration = Duration::from_secs(10);
@@ -88,7 +89,8 @@ pub async fn run(source: ConfigSource) -> Result<(), DaemonError> {
     };
     let store: Arc<dyn Store> =
         Arc::new(SqliteStore::open(&config.state.path).map_err(store_error)?);
-    restore_metrics(&config, store.as_ref(), &metrics).await;
+    let results = Arc::new(seed_results(&config, store.clone()).await);
+    metrics.read_state(results.state().clone());
     let dns = Resolver::with_histogram(&config.dns, metrics.dns_query_duration_seconds.clone())?;
     let addr = config.server.listen;
     let listener = TcpListener::bind(addr)
@@ -122,18 +124,18 @@ pub async fn run(source: ConfigSource) -> Result<(), DaemonError> {
     ));
     let follower = tokio::spawn(follow_config(
         config_rx.clone(),
-        metrics.clone(),
+        results.clone(),
         shutdown.clone(),
     ));
     let probe = tokio::spawn(probe_resolver(
         config_rx.borrow().clone(),
-        store.clone(),
+        results.clone(),
         dns.clone(),
     ));
     let scheduler = tokio::spawn(scheduler::run(
         scheduler::Deps {
             config: config_rx.clone(),
-            store: store.clone(),
+            results: results.clone(),
             metrics: metrics.clone(),
             dns,
         },
@@ -147,7 +149,7 @@ pub async fn run(source: ConfigSource) -> Result<(), DaemonError> {
     );
     let app = http::router(AppState::new(
         config_rx,
-        store.clone(),
+        results,
         metrics,
         reload_tx,
         reload_status,
@@ -200,16 +202,16 @@ pub async fn run(source: ConfigSource) -> Result<(), DaemonError> {
     Ok(())
 }
 
-/// Publish the latest stored results before the scheduler starts (its first runs are up to
-/// `jitter × interval` away) and before READY=1, so series do not vanish across a restart. A store
-/// that cannot be read costs the series until the first runs, not the start.
-async fn restore_metrics(config: &Config, store: &dyn Store, metrics: &Metrics) {
+/// The results pipeline with its state seeded from the store before the scheduler starts (its first
+/// runs are up to `jitter × interval` away) and before READY=1, so series and statuses do not vanish
+/// across a restart. A store that cannot be read costs them until the first runs, not the start.
+async fn seed_results(config: &Config, store: Arc<dyn Store>) -> Results {
     let started = Instant::now();
-    match scheduler::jobs::restore(config, store, metrics).await {
-        Ok(r) => tracing::info!(
-            domains = r.domains,
-            results = r.results,
-            listings = r.listings,
+    let results = Results::new(store, config);
+    match results.seed().await {
+        Ok(s) => tracing::info!(
+            results = s.results,
+            listings = s.listings,
             ms = started.elapsed().as_millis() as u64,
             "published the stored results"
         ),
@@ -218,6 +220,7 @@ async fn restore_metrics(config: &Config, store: &dyn Store, metrics: &Metrics) 
             "cannot read the stored results; check and blocklist series appear after the first runs"
         ),
     }
+    results
 }
 
 /// SIGTERM and SIGINT stop the daemon; SIGHUP asks for a reload.
@@ -246,10 +249,11 @@ fn spawn_signals(
     }))
 }
 
-/// Keep the metrics in step with the configuration: a removed domain's series go away.
+/// Keep the latest state's scope in step with the configuration: what a reload removed has no
+/// series and no status entry from then on.
 async fn follow_config(
     mut config: watch::Receiver<Arc<Config>>,
-    metrics: Arc<Metrics>,
+    results: Arc<Results>,
     shutdown: CancellationToken,
 ) {
     loop {
@@ -258,26 +262,18 @@ async fn follow_config(
             changed = config.changed() => if changed.is_err() { return },
         }
         let c = config.borrow_and_update().clone();
-        let domains: HashSet<String> = c.domains.iter().map(|d| d.name.to_string()).collect();
-        // Blocklist targets as the rounds see them: domains and every address of the ranges.
-        let targets: HashSet<String> =
-            Targets::from_config(&c.domains, c.blocklists.max_range_addresses)
-                .targets()
-                .iter()
-                .map(ToString::to_string)
-                .collect();
-        metrics.retain(&domains, &targets);
-        if let Ok(zones) = blocklists::select(&c.blocklists) {
-            metrics.retain_zones(&zones.iter().map(|z| z.zone().to_owned()).collect());
-        }
-        tracing::info!(domains = domains.len(), "the running configuration changed");
+        results.configure(&c);
+        tracing::info!(
+            domains = c.domains.len(),
+            "the running configuration changed"
+        );
     }
 }
 
 /// At start, before the first blocklist round: does Spamhaus refuse our resolver as public
 /// (127.255.255.254)? The verdict is logged with the fix and stored for `/api/v1/status`; every round
 /// asks again. Nothing is sent when no Spamhaus zone is configured or nothing is monitored.
-async fn probe_resolver(config: Arc<Config>, store: Arc<dyn Store>, dns: Resolver) {
+async fn probe_resolver(config: Arc<Config>, results: Arc<Results>, dns: Resolver) {
     if config.domains.is_empty() {
         return;
     }
@@ -300,7 +296,7 @@ async fn probe_resolver(config: Arc<Config>, store: Arc<dyn Store>, dns: Resolve
         resolver::Verdict::NotApplicable => {}
     }
     if let Some(report) = resolver::stored(&verdict, crate::checks::unix_now(), started.elapsed())
-        && let Err(e) = store.save_checks(vec![report]).await
+        && let Err(e) = results.record(vec![CheckResult::from(report)]).await
     {
         tracing::warn!(error = %e, "cannot store the resolver verdict");
     }

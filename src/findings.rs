@@ -5,13 +5,18 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::results::CheckId;
 
 /// How bad a finding (or a check, or a domain) is. A check's status is its worst finding.
 ///
 /// `Unknown` means "could not check" (a lookup failed): it is neither fine nor bad, but it ranks above
 /// `Warning` because it may hide anything, and below `Critical`, which is known to be broken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Nothing to do.
     #[default]
@@ -72,12 +77,6 @@ impl Severity {
 impl fmt::Display for Severity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for Severity {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
     }
 }
 
@@ -242,8 +241,8 @@ pub fn worst(findings: &[Finding]) -> Severity {
 pub struct CheckReport {
     /// The domain (or IP, for IP-scoped checks) checked.
     pub target: String,
-    /// Which check (`spf`, `dkim`, …).
-    pub check: &'static str,
+    /// Which check.
+    pub check: CheckId,
     /// Worst finding.
     pub status: Severity,
     /// The record(s) the check read, as published (several joined by newlines).
@@ -275,7 +274,7 @@ mod tests {
             assert!(
                 code.as_str()
                     .chars()
-                    // Digits too: DESIGN §4 names `dkim.sha1_only`.
+                    // Digits too: `dkim.sha1_only`.
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.'),
                 "{code} is not snake_case"
             );

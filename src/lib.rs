@@ -1,4 +1,5 @@
-//! senderscope: deliverability diagnostics for teams sending email at volume.
+//! senderscope: deliverability diagnostics for teams sending email at volume. How the parts fit:
+//! docs/architecture.md.
 //!
 //! - [`findings`]: severities, stable finding codes, check reports.
 //! - [`dns`]: the one DNS layer (nameservers, timeouts, cache per round, error taxonomy).
@@ -8,8 +9,11 @@
 //! - [`config`]: YAML config read, validated with positions, reloaded through one task.
 //! - [`cli`]: the subcommands (`serve`, `check`, `config validate`); [`daemon`] wires the long-running tasks.
 //! - [`ingest`]: DMARC aggregate, TLS-RPT and failure reports: sniff, decode, parse, store.
+//! - [`results`]: what happens to a result: record history, the store commit, the latest state.
 //! - [`store`]: the state store (`Store` trait, SQLite implementation, migrations).
-//! - [`metrics`]: every metric family; [`http`]: the router (API, `/metrics`, auth, errors).
+//! - [`views`]: the status roll-ups people read, built from the latest state (no HTTP here).
+//! - [`metrics`]: every metric family (state families built at scrape time); [`http`]: the router
+//!   (API, `/metrics`, auth, errors).
 //! - [`scheduler`]: jobs on intervals with jitter, bounded concurrency and timeouts; [`logging`]: tracing setup.
 
 pub mod blocklists;
@@ -24,5 +28,7 @@ pub mod ingest;
 pub mod logging;
 pub mod metrics;
 pub mod posture;
+pub mod results;
 pub mod scheduler;
 pub mod store;
+pub mod views;

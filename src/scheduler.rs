@@ -2,7 +2,7 @@
 //! each cut off after `schedule.job_timeout`. A job that fails, times out or panics is logged and
 //! counted (`senderscope_scheduler_job_runs_total{job,result}`) and the daemon goes on.
 //!
-//! - [`Job`]: a unit of scheduled work; the built-in ones are the [`jobs::BuiltinJob`] enum (posture
+//! - [`Job`]: a unit of scheduled work; the built-in ones are the [`BuiltinJob`] enum (posture
 //!   checks per domain, blocklists per round, retention pruning), tests bring their own.
 //! - [`run`]: the loop. It re-plans when the configuration changes (domains added or removed,
 //!   intervals changed) and, on shutdown, stops dispatching and lets running jobs finish for a grace
@@ -10,7 +10,7 @@
 //! - Cadence is fixed-rate: the next run is due one (jittered) interval after this one was
 //!   dispatched; a job still running when it is due again skips that turn instead of overlapping.
 
-pub mod jobs;
+mod jobs;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
@@ -29,9 +29,9 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::dns::Resolver;
 use crate::metrics::{JobResult, Metrics};
-use crate::store::Store;
+use crate::results::Results;
 
-pub use jobs::{BuiltinJob, JobKind, plan};
+pub use jobs::{BuiltinJob, JobKind, RETENTION_INTERVAL, plan};
 
 /// The longest shutdown waits for running jobs before cancelling them (systemd's stop budget is
 /// 10 s and the HTTP drain and store flush need their share).
@@ -52,8 +52,8 @@ pub trait Job: Send + Sync + 'static {
 pub struct JobContext {
     /// The configuration at dispatch time.
     pub config: Arc<Config>,
-    /// The state store.
-    pub store: Arc<dyn Store>,
+    /// Where results go (the store, then the latest state).
+    pub results: Arc<Results>,
     /// The daemon's metrics.
     pub metrics: Arc<Metrics>,
     /// DNS, built from `config.dns`.
@@ -77,8 +77,8 @@ pub struct Planned {
 pub struct Deps {
     /// The running configuration.
     pub config: watch::Receiver<Arc<Config>>,
-    /// The state store.
-    pub store: Arc<dyn Store>,
+    /// Where results go (the store, then the latest state).
+    pub results: Arc<Results>,
     /// The daemon's metrics.
     pub metrics: Arc<Metrics>,
     /// The resolver for `config.dns` (rebuilt here when `dns:` changes).
@@ -279,7 +279,7 @@ pub async fn run(
                 entry.running = true;
                 let cx = JobContext {
                     config: config.clone(),
-                    store: deps.store.clone(),
+                    results: deps.results.clone(),
                     metrics: deps.metrics.clone(),
                     dns: deps.dns.clone(),
                     shutdown: jobs_token.clone(),

@@ -2,9 +2,13 @@
 //!
 //! Suites live in directories (`tests/<suite>/mod.rs`) so cargo does not build each as its own binary.
 
+// A test or bench binary: its helpers are `pub` within it and may unwrap (a panic is a failed run).
+#![allow(unreachable_pub, clippy::unwrap_used)]
+
 mod blocklists;
 mod config;
 mod daemon;
+mod golden;
 // Not every suite uses every starter method.
 #[allow(dead_code)]
 mod harness;

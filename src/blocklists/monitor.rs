@@ -16,6 +16,7 @@ use super::report::{ended_finding, target_finding};
 use super::{Listing, Round, Target, Targets, Zone, ZoneHealth, ZoneListing, select};
 use crate::config::Config;
 use crate::findings::{CheckReport, Finding, FindingCode, Severity, worst};
+use crate::results::CheckId;
 use crate::store::{self, ListingObservation, ListingPeriod};
 
 /// How long a listing that ended stays among its target's findings (`blocklist.delisted`, info): a
@@ -23,18 +24,17 @@ use crate::store::{self, ListingObservation, ListingPeriod};
 /// `state.retention`.
 pub const ENDED_SHOWN: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// The check name of blocklist results in the store and in `/api/v1/status`.
-pub const CHECK: &str = "blocklists";
+/// The check of blocklist results in the store and in `/api/v1/status`.
+pub const CHECK: CheckId = CheckId::Blocklists;
 
-/// The store target of results about the zones and the resolver rather than one IP or domain. `@`
-/// starts neither a domain name nor an IP address, so it never meets a configured target.
-pub const ROUND_TARGET: &str = "@blocklists";
+/// The store target of results about the zones and the resolver rather than one IP or domain.
+pub const ROUND_TARGET: &str = crate::results::BLOCKLISTS_TARGET;
 
-/// Check name (under [`ROUND_TARGET`]) of the zone-level findings of the latest round.
-pub const ROUND_CHECK: &str = "round";
+/// Check (under [`ROUND_TARGET`]) of the zone-level findings of the latest round.
+pub const ROUND_CHECK: CheckId = CheckId::BlocklistRound;
 
-/// Check name (under [`ROUND_TARGET`]) of the public-resolver verdict (at start and every round).
-pub const RESOLVER_CHECK: &str = "resolver";
+/// Check (under [`ROUND_TARGET`]) of the public-resolver verdict (at start and every round).
+pub const RESOLVER_CHECK: CheckId = CheckId::BlocklistResolver;
 
 /// The zones and targets the configuration asks for.
 pub fn configured(config: &Config) -> Result<(Vec<Zone>, Targets), select::SelectError> {
@@ -180,7 +180,7 @@ impl RoundReport {
     /// What the daemon stores: one [`CHECK`] report per target and the zone-level report
     /// ([`ROUND_TARGET`] / [`ROUND_CHECK`]).
     pub fn stored(&self, checked_at: i64, took: Duration) -> Vec<CheckReport> {
-        let report = |target: String, check: &'static str, findings: Vec<Finding>| CheckReport {
+        let report = |target: String, check: CheckId, findings: Vec<Finding>| CheckReport {
             target,
             check,
             status: worst(&findings),

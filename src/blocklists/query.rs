@@ -13,14 +13,19 @@ const MAX_REASON_CHARS: usize = 300;
 /// The label(s) put before the zone for `target`.
 ///
 /// RFC 5782 §2.1: an IPv4 address as its four octets reversed (`10.2.0.192`); §2.4: an IPv6 address as
-/// its 32 nibbles reversed, as in ip6.arpa; §3 (domain-name lists): the domain itself.
+/// its 32 nibbles reversed, as in ip6.arpa; §3 (domain-name lists): the domain itself. Both address
+/// forms are the reverse-lookup name without its `in-addr.arpa` / `ip6.arpa` suffix (one reversal, in
+/// `dns`).
 pub(super) fn prefix(target: &Target) -> String {
     match target {
-        Target::Ip(IpAddr::V4(v4)) => {
-            let o = v4.octets();
-            format!("{}.{}.{}.{}", o[3], o[2], o[1], o[0])
+        Target::Ip(ip) => {
+            let name = dns::reverse_name(*ip);
+            let prefix = match ip {
+                IpAddr::V4(_) => name.strip_suffix(".in-addr.arpa"),
+                IpAddr::V6(_) => name.strip_suffix(".ip6.arpa"),
+            };
+            prefix.map(str::to_owned).unwrap_or(name)
         }
-        Target::Ip(IpAddr::V6(v6)) => dns::ipv6_nibbles(*v6),
         Target::Domain(d) => d.as_str().to_owned(),
     }
 }

@@ -4,6 +4,7 @@
 use super::Zone;
 use super::zones;
 use crate::config::BlocklistSettings;
+use crate::config::edit_distance;
 
 /// The configured zone set could not be built; every problem is listed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,26 +28,6 @@ pub fn close_names(zone: &str) -> Vec<&'static str> {
         .collect();
     close.sort();
     close.into_iter().take(3).map(|(_, name)| name).collect()
-}
-
-/// Levenshtein distance over bytes (zone names are ASCII).
-fn edit_distance(a: &str, b: &str) -> usize {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = if ca == cb {
-                diagonal
-            } else {
-                1 + diagonal.min(above).min(row[j])
-            };
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 /// Why `zone` cannot be named in `blocklists.<key>` (`enable` or `disable`; `None` when it is a

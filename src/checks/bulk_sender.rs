@@ -72,7 +72,7 @@ pub fn check(inputs: &Inputs<'_>, checked_at: i64) -> CheckReport {
         .collect();
     CheckReport {
         target: inputs.domain.to_owned(),
-        check: CHECK_NAME,
+        check: crate::results::CheckId::BulkSender,
         status: crate::findings::worst(&findings),
         record: None,
         findings,
@@ -302,7 +302,7 @@ mod tests {
             .collect();
         CheckReport {
             target: "example.test".into(),
-            check,
+            check: check.parse().unwrap(),
             status: worst(&findings),
             record: None,
             findings,

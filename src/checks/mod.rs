@@ -157,7 +157,7 @@ pub async fn run(kind: CheckKind, cx: &DomainContext) -> (CheckReport, Facts) {
     };
     let report = CheckReport {
         target: cx.domain.to_string(),
-        check: kind.as_str(),
+        check: kind.into(),
         status: worst(&outcome.findings),
         record: outcome.record,
         findings: outcome.findings,

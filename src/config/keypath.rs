@@ -5,7 +5,7 @@ use std::fmt;
 
 /// One step of a key path.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Segment {
+pub(super) enum Segment {
     /// A mapping key.
     Key(String),
     /// A sequence index.
@@ -15,42 +15,42 @@ pub enum Segment {
 /// A path from the document root to a node, written like serde_norway writes it:
 /// `server.listen`, `domains[0].dkim_selectors[1]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct KeyPath(Vec<Segment>);
+pub(super) struct KeyPath(Vec<Segment>);
 
 impl KeyPath {
     /// The document root.
-    pub fn root() -> Self {
+    pub(super) fn root() -> Self {
         KeyPath(Vec::new())
     }
 
     /// This path extended by a mapping key.
-    pub fn key(&self, key: &str) -> Self {
+    pub(super) fn key(&self, key: &str) -> Self {
         let mut segments = self.0.clone();
         segments.push(Segment::Key(key.to_owned()));
         KeyPath(segments)
     }
 
     /// This path extended by a sequence index.
-    pub fn index(&self, index: usize) -> Self {
+    pub(super) fn index(&self, index: usize) -> Self {
         let mut segments = self.0.clone();
         segments.push(Segment::Index(index));
         KeyPath(segments)
     }
 
     /// The path one step up (the root stays the root).
-    pub fn parent(&self) -> Self {
+    pub(super) fn parent(&self) -> Self {
         let mut segments = self.0.clone();
         segments.pop();
         KeyPath(segments)
     }
 
     /// The steps, from the root.
-    pub fn segments(&self) -> &[Segment] {
+    pub(super) fn segments(&self) -> &[Segment] {
         &self.0
     }
 
     /// Whether this is the root.
-    pub fn is_root(&self) -> bool {
+    pub(super) fn is_root(&self) -> bool {
         self.0.is_empty()
     }
 }
@@ -70,7 +70,7 @@ impl fmt::Display for KeyPath {
 
 /// A position in the text, both 1-based.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Position {
+pub(crate) struct Position {
     /// Line, from 1.
     pub line: usize,
     /// Column, from 1.

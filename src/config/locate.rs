@@ -26,7 +26,7 @@ const FOUND: &str = "senderscope-locate: node found";
 
 /// Where the node at `path` starts, or `None` when the document has no such node (a key left to its
 /// default) or cannot be parsed.
-pub fn locate(text: &str, path: &KeyPath) -> Option<Position> {
+pub(super) fn locate(text: &str, path: &KeyPath) -> Option<Position> {
     let mut tree = Tree::default();
     tree.insert(path.segments(), 0);
     let found = RefCell::new(vec![None]);
@@ -43,7 +43,7 @@ pub fn locate(text: &str, path: &KeyPath) -> Option<Position> {
 
 /// Where each of `paths` starts, in one parse; `None` for a path to a mapping or sequence, or to a
 /// node the document does not have.
-pub fn locate_many(text: &str, paths: &[KeyPath]) -> Vec<Option<Position>> {
+pub(super) fn locate_many(text: &str, paths: &[KeyPath]) -> Vec<Option<Position>> {
     let mut tree = Tree::default();
     for (i, path) in paths.iter().enumerate() {
         tree.insert(path.segments(), i);

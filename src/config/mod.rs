@@ -27,6 +27,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 pub use duration::{format_duration, parse_duration};
+pub(crate) use error::edit_distance;
 pub use error::{ConfigError, Problem};
 pub use model::*;
 pub use secret::Secret;

@@ -9,7 +9,7 @@ use ipnet::IpNet;
 use super::model::{CodeRange, DomainName};
 
 /// `server.listen`: an IP address and a port.
-pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+pub(super) fn parse_listen(text: &str) -> Result<SocketAddr, String> {
     if let Ok(addr) = text.parse::<SocketAddr>() {
         return Ok(addr);
     }
@@ -25,7 +25,7 @@ pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
 }
 
 /// `dns.nameservers[]`: `IP`, `IP:PORT`, `[IPv6]` or `[IPv6]:PORT`; port 53 when none is given.
-pub fn parse_nameserver(text: &str) -> Result<SocketAddr, String> {
+pub(super) fn parse_nameserver(text: &str) -> Result<SocketAddr, String> {
     let addr = if let Ok(addr) = text.parse::<SocketAddr>() {
         addr
     } else if let Ok(ip) = text.parse::<IpAddr>() {
@@ -53,7 +53,7 @@ pub fn parse_nameserver(text: &str) -> Result<SocketAddr, String> {
 }
 
 /// `domains[].sending_ips[]`: an address or a CIDR range with no host bits set.
-pub fn parse_ip_or_net(text: &str) -> Result<IpNet, String> {
+pub(super) fn parse_ip_or_net(text: &str) -> Result<IpNet, String> {
     let Some((addr, prefix)) = text.split_once('/') else {
         return match text.parse::<IpAddr>() {
             Ok(ip) => Ok(IpNet::from(ip)),
@@ -90,7 +90,7 @@ pub fn parse_ip_or_net(text: &str) -> Result<IpNet, String> {
 ///
 /// RFC 5782 §2.1: a DNSxL answers with A records in 127.0.0.0/8 (commonly 127.0.0.2), so a code outside
 /// that network can never be a list's answer: it is a resolver rewriting NXDOMAIN.
-pub fn parse_code_range(text: &str) -> Result<CodeRange, String> {
+pub(super) fn parse_code_range(text: &str) -> Result<CodeRange, String> {
     let range = if let Some((first, last)) = text.split_once('-') {
         let first = code(text, first.trim())?;
         let last = code(text, last.trim())?;
@@ -141,7 +141,7 @@ fn outside_loopback(text: &str) -> String {
 /// RFC 6376 §3.1: `selector = sub-domain *( "." sub-domain )`, sub-domains being RFC 5321 labels
 /// (letters, digits, inner hyphens). Underscores are accepted as DNS accepts them, so a selector a
 /// provider really publishes is never refused.
-pub fn parse_selector(text: &str) -> Result<String, String> {
+pub(super) fn parse_selector(text: &str) -> Result<String, String> {
     let selector = text.to_ascii_lowercase();
     let labels_ok = !selector.is_empty()
         && selector.split('.').all(|label| {
@@ -167,7 +167,7 @@ pub fn parse_selector(text: &str) -> Result<String, String> {
 }
 
 /// A blocklist zone name (`bl.example.net`), normalized.
-pub fn parse_zone(text: &str) -> Result<String, String> {
+pub(super) fn parse_zone(text: &str) -> Result<String, String> {
     let zone = DomainName::parse(text).map_err(|e| format!("not a DNS zone name: {e}"))?;
     if !zone.as_str().contains('.') {
         return Err(format!(

@@ -19,7 +19,7 @@ use serde::{Deserialize, Deserializer};
     deny_unknown_fields,
     expecting = "a mapping of sections (server, state, dns, schedule, domains, blocklists, ingest)"
 )]
-pub struct RawConfig {
+pub(super) struct RawConfig {
     #[serde(default, deserialize_with = "or_default")]
     pub server: RawServer,
     #[serde(default, deserialize_with = "or_default")]
@@ -40,7 +40,7 @@ pub struct RawConfig {
 /// `server:`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping")]
-pub struct RawServer {
+pub(super) struct RawServer {
     #[serde(default = "default_listen")]
     pub listen: String,
     #[serde(default)]
@@ -54,7 +54,7 @@ pub struct RawServer {
 /// `state:`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping")]
-pub struct RawState {
+pub(super) struct RawState {
     #[serde(default = "default_state_path")]
     pub path: String,
     #[serde(default = "default_retention")]
@@ -64,7 +64,7 @@ pub struct RawState {
 /// `dns:`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping")]
-pub struct RawDns {
+pub(super) struct RawDns {
     #[serde(default, deserialize_with = "or_default")]
     pub nameservers: Vec<String>,
     #[serde(default = "default_dns_timeout")]
@@ -78,7 +78,7 @@ pub struct RawDns {
 /// `schedule:`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping")]
-pub struct RawSchedule {
+pub(super) struct RawSchedule {
     #[serde(default = "default_checks_interval")]
     pub checks: String,
     #[serde(default = "default_blocklists_interval")]
@@ -94,7 +94,7 @@ pub struct RawSchedule {
 /// One entry of `domains:`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping with a name")]
-pub struct RawDomain {
+pub(super) struct RawDomain {
     pub name: String,
     #[serde(default, deserialize_with = "or_default")]
     pub dkim_selectors: Vec<String>,
@@ -105,7 +105,7 @@ pub struct RawDomain {
 /// `blocklists:`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping")]
-pub struct RawBlocklists {
+pub(super) struct RawBlocklists {
     #[serde(default = "default_true")]
     pub defaults: bool,
     #[serde(default, deserialize_with = "or_default")]
@@ -123,7 +123,7 @@ pub struct RawBlocklists {
 /// One entry of `blocklists.extra`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping with a zone")]
-pub struct RawExtraZone {
+pub(super) struct RawExtraZone {
     pub zone: String,
     #[serde(default)]
     pub name: Option<String>,
@@ -141,7 +141,7 @@ pub struct RawExtraZone {
 /// `ingest:`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping")]
-pub struct RawIngest {
+pub(super) struct RawIngest {
     #[serde(default)]
     pub directory: Option<RawIngestDirectory>,
     #[serde(default = "default_max_report_bytes")]
@@ -155,7 +155,7 @@ pub struct RawIngest {
 /// `ingest.directory`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping with a path")]
-pub struct RawIngestDirectory {
+pub(super) struct RawIngestDirectory {
     pub path: String,
     #[serde(default = "default_settle")]
     pub settle: String,

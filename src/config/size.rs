@@ -16,7 +16,7 @@ const UNITS: [(&str, u64); 8] = [
 ];
 
 /// Parse a size in bytes. The error is a sentence that names the input.
-pub fn parse_size(input: &str) -> Result<u64, String> {
+pub(super) fn parse_size(input: &str) -> Result<u64, String> {
     let text = input.trim();
     let digits = text.bytes().take_while(u8::is_ascii_digit).count();
     if digits == 0 {
@@ -39,7 +39,7 @@ pub fn parse_size(input: &str) -> Result<u64, String> {
 }
 
 /// Write a size for messages: the largest binary unit that divides it, else bytes.
-pub fn format_size(bytes: u64) -> String {
+pub(super) fn format_size(bytes: u64) -> String {
     for (name, size) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
         if bytes >= size && bytes.is_multiple_of(size) {
             return format!("{}{name}", bytes / size);

@@ -30,6 +30,7 @@ use tower_http::timeout::TimeoutLayer;
 use crate::config::Config;
 use crate::config::reload::{ReloadRequest, ReloadStatus, ReloadTrigger};
 use crate::metrics::Metrics;
+use crate::results::Results;
 use crate::store::Store;
 use error::ApiError;
 use exposition::{Encoding, Exposition};
@@ -44,6 +45,8 @@ pub struct AppState {
     pub config: watch::Receiver<Arc<Config>>,
     /// The state store.
     pub store: Arc<dyn Store>,
+    /// The results pipeline: the latest state the API reads.
+    pub results: Arc<Results>,
     /// The daemon's metrics.
     pub metrics: Arc<Metrics>,
     /// Where `POST /-/reload` sends its request.
@@ -58,7 +61,7 @@ impl AppState {
     /// [`exposition::MAX_AGE`].
     pub fn new(
         config: watch::Receiver<Arc<Config>>,
-        store: Arc<dyn Store>,
+        results: Arc<Results>,
         metrics: Arc<Metrics>,
         reload: mpsc::Sender<ReloadRequest>,
         reload_status: ReloadStatus,
@@ -66,7 +69,8 @@ impl AppState {
         let exposition = Arc::new(Exposition::new(metrics.clone(), exposition::MAX_AGE));
         AppState {
             config,
-            store,
+            store: results.store().clone(),
+            results,
             metrics,
             reload,
             reload_status,

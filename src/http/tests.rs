@@ -9,6 +9,7 @@ use tower::ServiceExt;
 use super::*;
 use crate::config::{Secret, load_str};
 use crate::findings::{CheckReport, Finding, FindingCode, Severity};
+use crate::results::Results;
 use crate::store::SqliteStore;
 
 const YAML: &str = "\
@@ -34,11 +35,12 @@ fn fixture(token: Option<&str>) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&dir.path().join("state.db")).unwrap());
     let metrics = Arc::new(Metrics::new().unwrap());
+    let results = Arc::new(Results::new(store.clone(), &config));
+    metrics.read_state(results.state().clone());
     let (_tx, config) = watch::channel(Arc::new(config));
     let (reload, reloads) = mpsc::channel(4);
     let status = ReloadStatus::new(metrics.config_last_reload_successful.clone());
-    let state =
-        AppState::new(config, store.clone(), metrics, reload, status).without_metrics_cache();
+    let state = AppState::new(config, results, metrics, reload, status).without_metrics_cache();
     Fixture {
         _dir: dir,
         state,
@@ -54,6 +56,9 @@ async fn call(
     auth: Option<&str>,
     body: Vec<u8>,
 ) -> (StatusCode, Response, Vec<u8>) {
+    // The tests write to the store directly: read it again, as a restarted daemon would. (A closed
+    // store keeps the state it had.)
+    let _ = state.results.seed().await;
     let mut req = Request::builder().method(method).uri(uri);
     if let Some(a) = auth {
         req = req.header(header::AUTHORIZATION, a);
@@ -79,13 +84,13 @@ async fn get_json(state: &AppState, uri: &str) -> (StatusCode, serde_json::Value
     (status, serde_json::from_slice(&body).unwrap())
 }
 
-fn report(target: &str, check: &'static str, severity: Option<Severity>) -> CheckReport {
+fn report(target: &str, check: &str, severity: Option<Severity>) -> CheckReport {
     let findings: Vec<Finding> = severity
         .map(|s| vec![Finding::new(FindingCode::SpfMissing, s, "no SPF record")])
         .unwrap_or_default();
     CheckReport {
         target: target.into(),
-        check,
+        check: check.parse().unwrap(),
         status: crate::findings::worst(&findings),
         record: Some("v=spf1 -all".into()),
         findings,
@@ -205,7 +210,8 @@ async fn domain_detail_has_records_findings_and_404_for_unknown() {
 
 #[tokio::test]
 async fn summaries_name_the_worst_findings_and_ips_show_ptr_and_fcrdns() {
-    use crate::store::{CheckResult, PtrFacts};
+    use crate::results::{CheckFacts, PtrFacts};
+    use crate::store::CheckResult;
     let f = fixture(None);
     let finding = |code, severity, message: &str| Finding::new(code, severity, message);
     let mut spf = report("bad.test", "spf", None);
@@ -252,7 +258,7 @@ async fn summaries_name_the_worst_findings_and_ips_show_ptr_and_fcrdns() {
             report("good.test", "spf", None).into(),
             CheckResult {
                 report: ptr,
-                facts: serde_json::to_value(ptr_facts).unwrap(),
+                facts: CheckFacts::Ptr(ptr_facts),
             },
         ])
         .await
@@ -294,7 +300,7 @@ async fn a_range_is_one_entry_with_only_its_listed_addresses() {
     // Every address of 2001:db8::/126 checked; ::2 listed, with its open listing period.
     let result = |ip: &str, findings: Vec<Finding>| CheckReport {
         target: ip.into(),
-        check: "blocklists",
+        check: crate::results::CheckId::Blocklists,
         status: crate::findings::worst(&findings),
         record: None,
         findings,
@@ -521,11 +527,12 @@ async fn slow_requests_get_408() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&dir.path().join("state.db")).unwrap());
     let metrics = Arc::new(Metrics::new().unwrap());
+    let results = Arc::new(Results::new(store, &config));
     let (_tx, config) = watch::channel(Arc::new(config));
     // Nobody answers reload requests: the handler waits until the timeout cuts it off.
     let (reload, _reloads) = mpsc::channel(4);
     let status = ReloadStatus::new(metrics.config_last_reload_successful.clone());
-    let state = AppState::new(config, store, metrics, reload, status);
+    let state = AppState::new(config, results, metrics, reload, status);
     let started = std::time::Instant::now();
     let (status, _, _) = call(
         &state,
@@ -537,4 +544,41 @@ async fn slow_requests_get_408() {
     .await;
     assert_eq!(status, StatusCode::REQUEST_TIMEOUT);
     assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn status_is_paged_worst_first_with_counts_of_what_was_left_out() {
+    let f = fixture(None);
+    f.store
+        .save_checks(vec![
+            report("good.test", "spf", None),
+            report("bad.test", "spf", Some(Severity::Critical)),
+        ])
+        .await
+        .unwrap();
+    let (status, json) = get_json(&f.state, "/api/v1/status?offset=1&limit=1").await;
+    assert_eq!(status, StatusCode::OK);
+    let domains: Vec<&str> = json["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["domain"].as_str().unwrap())
+        .collect();
+    assert_eq!(domains, ["good.test"], "the second worst, alone");
+    assert_eq!(json["status"], "critical", "the worst over every entry");
+    assert_eq!(
+        json["page"],
+        serde_json::json!({"offset": 1, "limit": 1, "domains_total": 3, "ips_total": 2,
+            "domains_left_out": 2, "ips_left_out": 1})
+    );
+    // Without a query: the default page holds everything here.
+    let (_, json) = get_json(&f.state, "/api/v1/status").await;
+    assert_eq!(json["page"]["limit"], 100);
+    assert_eq!(json["page"]["domains_left_out"], 0);
+    // A limit past the cap is the cap; a limit that is not a number is a JSON 400.
+    let (_, json) = get_json(&f.state, "/api/v1/status?limit=1000000").await;
+    assert_eq!(json["page"]["limit"], 1000);
+    let (status, json) = get_json(&f.state, "/api/v1/status?limit=lots").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(json["error"]["code"], "bad_query");
 }

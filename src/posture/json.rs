@@ -123,7 +123,7 @@ impl<'a> PostureJson<'a> {
             if let Some(t) = of(d.domain) {
                 d.status = d.status.max(t.status);
                 d.checks.push(CheckJson {
-                    check: blocklists::CHECK,
+                    check: blocklists::CHECK.as_str(),
                     status: t.status,
                     record: None,
                     findings: &t.findings,
@@ -169,7 +169,7 @@ impl<'a> DomainJson<'a> {
 impl<'a> CheckJson<'a> {
     fn new(c: &'a CheckReport) -> Self {
         CheckJson {
-            check: c.check,
+            check: c.check.as_str(),
             status: c.status,
             record: c.record.as_deref(),
             findings: &c.findings,

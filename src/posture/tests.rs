@@ -31,7 +31,7 @@ async fn every_check_is_reported_then_the_bulk_sender_summary() {
     let round = Resolver::new(&dns.settings()).unwrap().round();
     let report = check_domain(&context("orchestra.test", &["192.0.2.10"], &round)).await;
 
-    let names: Vec<&str> = report.checks.iter().map(|c| c.check).collect();
+    let names: Vec<&str> = report.checks.iter().map(|c| c.check.as_str()).collect();
     let mut expected: Vec<&str> = CheckKind::ALL.iter().map(|k| k.as_str()).collect();
     expected.push("bulk_sender");
     assert_eq!(names, expected);
@@ -145,7 +145,7 @@ fn finding(code: FindingCode, severity: Severity) -> Finding {
 fn check_report(check: &'static str, record: Option<&str>, findings: Vec<Finding>) -> CheckReport {
     CheckReport {
         target: String::new(),
-        check,
+        check: check.parse().unwrap(),
         status: worst(&findings),
         record: record.map(str::to_owned),
         findings,

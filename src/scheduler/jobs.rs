@@ -1,16 +1,10 @@
-//! The built-in jobs, one enum matched exhaustively, and where their results go.
+//! The built-in jobs, one enum matched exhaustively. A job computes and hands its outcome to the
+//! results pipeline ([`crate::results::Results`]), which stores it and updates the latest state.
 //!
-//! Adding a kind is a variant, its arm in [`BuiltinJob::run`] and a line in [`plan`]. The result
-//! sinks ([`store_domain_results`], [`store_listings`]) are shared by every producer so stores and
-//! metrics stay in step: a job body computes, a sink stores and publishes. What a result publishes is
-//! decided in one place, [`publish`], for a round's results and for the stored ones [`restore`]
-//! publishes at start. The posture job and its record history live in [`posture`] and `history`.
+//! Adding a kind is a variant, its arm in [`BuiltinJob::run`] and a line in [`plan`].
 
 mod blocklists;
-mod history;
-pub mod posture;
-pub mod publish;
-mod restore;
+mod posture;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,11 +15,6 @@ use futures::future::BoxFuture;
 use super::{Job, JobContext, Planned};
 use crate::checks;
 use crate::config::{Config, DomainName};
-use crate::store::{ListingObservation, ListingUpdate};
-
-pub use history::CHANGE_REPORTED_FOR;
-pub use posture::{DomainRound, store_domain_results};
-pub use restore::{Restored, restore};
 
 /// How often retention pruning runs. Not configurable: pruning is cheap and a day's delay would
 /// only keep rows a little longer than `state.retention`.
@@ -128,23 +117,15 @@ pub fn plan(config: &Config) -> Vec<Planned> {
     out
 }
 
-/// Store definitive blocklist answers: open, extend and close listing periods. Refused or failed
-/// queries are not observations: leave them out. (The metrics come from the answers stored with each
-/// target's result: [`publish::listings`].)
-pub async fn store_listings(
-    cx: &JobContext,
-    seen: Vec<ListingObservation>,
-) -> anyhow::Result<Vec<ListingUpdate>> {
-    cx.store
-        .observe_listings(seen)
-        .await
-        .context("storing blocklist listings")
-}
-
 async fn retention(cx: &JobContext) -> anyhow::Result<()> {
     let keep = i64::try_from(cx.config.state.retention.as_secs()).unwrap_or(i64::MAX);
     let before = checks::unix_now().saturating_sub(keep);
-    let pruned = cx.store.prune(before).await.context("pruning history")?;
+    let pruned = cx
+        .results
+        .store()
+        .prune(before)
+        .await
+        .context("pruning history")?;
     let rows: u64 = pruned.values().sum();
     if rows > 0 {
         tracing::info!(rows, ?pruned, "pruned history older than state.retention");

@@ -1,7 +1,7 @@
-//! The state store: what checks found, what records were published, when listings began and ended —
-//! and, for the next issues, DMARC reports, event counts, alert state and the ingest ledger (tables only).
+//! The state store: what checks found, what records were published, when listings began and ended.
+//! Each later feature adds its own tables with its own migration.
 //!
-//! - [`Store`]: the trait the daemon, HTTP and jobs use (SQLite now; PostgreSQL to scale out, DESIGN §6).
+//! - [`Store`]: the trait the daemon, HTTP and jobs use (SQLite now; PostgreSQL to scale out).
 //! - [`sqlite::SqliteStore`]: one writer thread owning the connection, fed by a channel, batching writes
 //!   into transactions; readers on their own connections; WAL.
 //! - `migrate`: `PRAGMA user_version` migrations from numbered SQL files, applied at open.
@@ -15,9 +15,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::findings::{CheckReport, Severity};
+use crate::findings::{CheckReport, Finding, Severity};
+use crate::results::{CheckFacts, CheckId, Target};
 
 pub use migrate::{MIGRATIONS, Migration};
 pub use sqlite::SqliteStore;
@@ -79,7 +80,7 @@ impl StoreError {
 }
 
 /// A finding as read back from the store (codes are strings here: the store outlives code renames).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredFinding {
     /// Dotted finding code.
     pub code: String,
@@ -88,16 +89,29 @@ pub struct StoredFinding {
     /// The sentence shown to humans.
     pub message: String,
     /// Machine-readable facts.
+    #[serde(default)]
     pub detail: serde_json::Value,
 }
 
-/// The latest result of one check on one target.
+impl From<&Finding> for StoredFinding {
+    fn from(f: &Finding) -> Self {
+        StoredFinding {
+            code: f.code.as_str().to_owned(),
+            severity: f.severity,
+            message: f.message.clone(),
+            detail: f.detail.clone(),
+        }
+    }
+}
+
+/// The latest result of one check on one target: what the store returns, and what the latest state
+/// holds (`results::LatestState`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StoredCheck {
-    /// Domain or IP.
-    pub target: String,
-    /// Check name.
-    pub check: String,
+    /// Domain, IP or `@blocklists`.
+    pub target: Target,
+    /// Which check.
+    pub check: CheckId,
     /// Worst finding.
     pub status: Severity,
     /// The record(s) read.
@@ -110,36 +124,26 @@ pub struct StoredCheck {
     pub since: i64,
     /// How long the latest run took (milliseconds).
     pub duration_ms: u64,
-    /// The typed facts behind the result (`{}` when the producer stored none).
-    pub facts: serde_json::Value,
+    /// The typed facts behind the result.
+    pub facts: CheckFacts,
 }
 
-/// A check result to store: the report and the typed facts behind it, as JSON (an IP's `ptr` result
-/// carries [`PtrFacts`]; a domain's checks carry their part of [`crate::checks::Facts`]).
+/// A check result to store: the report and the typed facts behind it.
 #[derive(Debug, Clone)]
 pub struct CheckResult {
     /// What the check found.
     pub report: CheckReport,
-    /// Facts, as a JSON object; `Null` is stored as `{}`.
-    pub facts: serde_json::Value,
+    /// What it learned beyond its findings.
+    pub facts: CheckFacts,
 }
 
 impl From<CheckReport> for CheckResult {
     fn from(report: CheckReport) -> Self {
         CheckResult {
             report,
-            facts: serde_json::Value::Null,
+            facts: CheckFacts::None,
         }
     }
-}
-
-/// The facts of an IP's stored `ptr` result: what the status API shows beside its findings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct PtrFacts {
-    /// The PTR name (the forward-confirmed one when there is one).
-    pub ptr: Option<String>,
-    /// Some PTR name resolves back to the IP.
-    pub fcrdns: bool,
 }
 
 /// A published value seen by a check (a record's text at a DNS name).
@@ -147,8 +151,8 @@ pub struct PtrFacts {
 pub struct RecordObservation {
     /// Domain or IP.
     pub target: String,
-    /// Check name.
-    pub check: String,
+    /// Which check read it.
+    pub check: CheckId,
     /// The DNS name read.
     pub name: String,
     /// The value as published.
@@ -162,8 +166,8 @@ pub struct RecordObservation {
 pub struct RecordChange {
     /// Domain or IP.
     pub target: String,
-    /// Check name.
-    pub check: String,
+    /// Which check read it.
+    pub check: CheckId,
     /// The DNS name.
     pub name: String,
     /// The previous value.
@@ -257,8 +261,9 @@ pub struct ListingUpdate {
 /// Rows removed by retention pruning, per table.
 pub type PruneReport = BTreeMap<&'static str, u64>;
 
-/// The state store. Writes are committed before their future resolves (DESIGN §5: nothing is
-/// acknowledged before it is stored).
+/// The state store. Writes are committed before their future resolves (nothing is acknowledged
+/// before it is stored). Reads borrow their arguments; writes take their rows by value, because they
+/// travel to the writer (another thread) and would be copied there anyway.
 pub trait Store: Send + Sync + 'static {
     /// The store answers a trivial query (readiness).
     fn ping(&self) -> StoreFuture<'_, ()>;
@@ -266,26 +271,28 @@ pub trait Store: Send + Sync + 'static {
     /// Rows per table (status and diagnostics).
     fn counts(&self) -> StoreFuture<'_, BTreeMap<String, u64>>;
 
-    /// Store check results with their facts. An outcome identical to the latest one for its
-    /// (target, check) — status, record, findings and facts — extends that span instead of adding a row.
-    fn save_results(&self, results: Vec<CheckResult>) -> StoreFuture<'_, ()>;
+    /// Store check results with their facts; returns each as stored (with `since`). An outcome
+    /// identical to the latest one for its (target, check) — status, record, findings and facts —
+    /// extends that span instead of adding a row.
+    fn save_results(&self, results: Vec<CheckResult>) -> StoreFuture<'_, Vec<StoredCheck>>;
 
     /// Store check results without facts (see [`Store::save_results`]).
-    fn save_checks(&self, reports: Vec<CheckReport>) -> StoreFuture<'_, ()> {
+    fn save_checks(&self, reports: Vec<CheckReport>) -> StoreFuture<'_, Vec<StoredCheck>> {
         self.save_results(reports.into_iter().map(CheckResult::from).collect())
     }
 
-    /// The latest result of every (target, check), or only those of `target`.
-    fn latest_checks(&self, target: Option<String>) -> StoreFuture<'_, Vec<StoredCheck>>;
+    /// The latest result of every (target, check), or only those of `target`: one query. Rows this
+    /// binary cannot read (a check name from another version) are skipped with a warning.
+    fn latest_checks<'a>(&'a self, target: Option<&'a str>) -> StoreFuture<'a, Vec<StoredCheck>>;
 
     /// The results of `check` on `target`, newest first, at most `limit`: one per span of identical
     /// outcomes (`since` … `checked_at`).
-    fn check_history(
-        &self,
-        target: String,
-        check: String,
+    fn check_history<'a>(
+        &'a self,
+        target: &'a str,
+        check: CheckId,
         limit: usize,
-    ) -> StoreFuture<'_, Vec<StoredCheck>>;
+    ) -> StoreFuture<'a, Vec<StoredCheck>>;
 
     /// Record the values checks read. Returns a [`RecordChange`] for every observed value that differs
     /// from the one before it and took over at or after `changed_since` (Unix seconds): the changes seen
@@ -297,7 +304,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreFuture<'_, Vec<RecordChange>>;
 
     /// Every stored version of the values read by `check` on `target`, oldest first.
-    fn record_history(&self, target: String, check: String) -> StoreFuture<'_, Vec<RecordVersion>>;
+    fn record_history<'a>(
+        &'a self,
+        target: &'a str,
+        check: CheckId,
+    ) -> StoreFuture<'a, Vec<RecordVersion>>;
 
     /// Apply definitive blocklist answers: open, extend or close listing periods.
     fn observe_listings(
@@ -306,7 +317,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreFuture<'_, Vec<ListingUpdate>>;
 
     /// Listing periods still open, or every period of `target` (open and closed) when given.
-    fn listings(&self, target: Option<String>) -> StoreFuture<'_, Vec<ListingPeriod>>;
+    fn listings<'a>(&'a self, target: Option<&'a str>) -> StoreFuture<'a, Vec<ListingPeriod>>;
+
+    /// In one read, what a blocklist round needs of every target: the open periods and those that
+    /// ended at or after `ended_since` (Unix seconds).
+    fn listing_history(&self, ended_since: i64) -> StoreFuture<'_, Vec<ListingPeriod>>;
 
     /// Remove history last seen before `before` (Unix seconds). Current state is never older than
     /// the retention period unless its target was removed from the configuration.

@@ -25,16 +25,7 @@ const IDLE_READERS: usize = 4;
 /// How long a connection waits for a lock held by another process (a backup, the sqlite3 shell).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Tables counted by [`Store::counts`].
-const TABLES: [&str; 8] = [
-    "check_results",
-    "record_history",
-    "blocklist_listings",
-    "dmarc_reports",
-    "dmarc_rows",
-    "event_counts",
-    "alert_state",
-    "ingest_ledger",
-];
+const TABLES: [&str; 3] = ["check_results", "record_history", "blocklist_listings"];
 
 /// A write queued for the writer thread.
 trait Write: Send {
@@ -124,7 +115,7 @@ impl SqliteStore {
                 "the database refused WAL mode (journal_mode = {mode})"
             )));
         }
-        // FULL: a commit is on disk before a write is acknowledged (DESIGN §5 "nothing lost"); the
+        // FULL: a commit is on disk before a write is acknowledged ("nothing lost": docs/architecture.md); the
         // cost is one fsync per batch, not per write.
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
             .map_err(db("setting pragmas"))?;
@@ -315,21 +306,23 @@ impl Store for SqliteStore {
         })
     }
 
-    fn save_results(&self, results: Vec<CheckResult>) -> StoreFuture<'_, ()> {
-        self.write(move |c| save_results(c, &results))
+    fn save_results(&self, results: Vec<CheckResult>) -> StoreFuture<'_, Vec<StoredCheck>> {
+        self.write(move |c| save_results(c, results))
     }
 
-    fn latest_checks(&self, target: Option<String>) -> StoreFuture<'_, Vec<StoredCheck>> {
+    fn latest_checks<'a>(&'a self, target: Option<&'a str>) -> StoreFuture<'a, Vec<StoredCheck>> {
+        let target = target.map(str::to_owned);
         self.read(move |c| latest_checks(c, target.as_deref()))
     }
 
-    fn check_history(
-        &self,
-        target: String,
-        check: String,
+    fn check_history<'a>(
+        &'a self,
+        target: &'a str,
+        check: CheckId,
         limit: usize,
-    ) -> StoreFuture<'_, Vec<StoredCheck>> {
-        self.read(move |c| check_history(c, &target, &check, limit))
+    ) -> StoreFuture<'a, Vec<StoredCheck>> {
+        let target = target.to_owned();
+        self.read(move |c| check_history(c, &target, check, limit))
     }
 
     fn observe_records(
@@ -340,7 +333,12 @@ impl Store for SqliteStore {
         self.write(move |c| observe_records(c, &seen, changed_since))
     }
 
-    fn record_history(&self, target: String, check: String) -> StoreFuture<'_, Vec<RecordVersion>> {
+    fn record_history<'a>(
+        &'a self,
+        target: &'a str,
+        check: CheckId,
+    ) -> StoreFuture<'a, Vec<RecordVersion>> {
+        let target = target.to_owned();
         self.read(move |c| {
             let mut stmt = c
                 .prepare_cached(
@@ -349,7 +347,7 @@ impl Store for SqliteStore {
                 )
                 .map_err(db("preparing the record history query"))?;
             let rows = stmt
-                .query_map(params![target, check], |r| {
+                .query_map(params![target, check.as_str()], |r| {
                     Ok(RecordVersion {
                         name: r.get(0)?,
                         value: r.get(1)?,
@@ -370,7 +368,8 @@ impl Store for SqliteStore {
         self.write(move |c| observe_listings(c, &seen))
     }
 
-    fn listings(&self, target: Option<String>) -> StoreFuture<'_, Vec<ListingPeriod>> {
+    fn listings<'a>(&'a self, target: Option<&'a str>) -> StoreFuture<'a, Vec<ListingPeriod>> {
+        let target = target.map(str::to_owned);
         self.read(move |c| {
             let sql = match target {
                 None => format!(
@@ -388,6 +387,22 @@ impl Store for SqliteStore {
             let rows = stmt
                 .query_map(params![target], period)
                 .map_err(db("reading listings"))?;
+            rows.map(|r| r.map_err(db("reading a listing")).and_then(with_codes))
+                .collect()
+        })
+    }
+
+    fn listing_history(&self, ended_since: i64) -> StoreFuture<'_, Vec<ListingPeriod>> {
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {PERIOD_COLUMNS} FROM blocklist_listings \
+                     WHERE delisted_at IS NULL OR delisted_at >= ?1 ORDER BY target, zone, listed_since"
+                ))
+                .map_err(db("preparing the listing history query"))?;
+            let rows = stmt
+                .query_map(params![ended_since], period)
+                .map_err(db("reading listing history"))?;
             rows.map(|r| r.map_err(db("reading a listing")).and_then(with_codes))
                 .collect()
         })

@@ -10,6 +10,7 @@ use std::process::Command;
 use serde_json::{Value, json};
 
 use super::relay::Relay;
+use crate::harness::cli::{Run, senderscope};
 use crate::harness::nsd::Nsd;
 use crate::harness::rbldnsd::{Dataset, Rbldnsd};
 
@@ -102,19 +103,6 @@ async fn servers() -> Servers {
     }
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", self.stdout, self.stderr))
-    }
-}
-
 /// `check ok.cli.test --ip IP --nameserver RELAY ARGS…` on a blocking thread, so the relay (on this
 /// runtime) keeps answering.
 async fn check(relay: SocketAddr, args: &[&str]) -> Run {
@@ -123,20 +111,9 @@ async fn check(relay: SocketAddr, args: &[&str]) -> Run {
         .to_vec();
     all.push(relay.to_string());
     all.extend(args.iter().map(|a| a.to_string()));
-    tokio::task::spawn_blocking(move || {
-        let out = Command::new(env!("CARGO_BIN_EXE_senderscope"))
-            .args(&all)
-            .env_remove("SENDERSCOPE_SPAMHAUS_DQS_KEY")
-            .output()
-            .expect("run senderscope");
-        Run {
-            code: out.status.code().expect("exited, not killed"),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    })
-    .await
-    .unwrap()
+    tokio::task::spawn_blocking(move || senderscope(&all))
+        .await
+        .unwrap()
 }
 
 fn codes(findings: &Value) -> Vec<&str> {

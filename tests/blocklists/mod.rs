@@ -15,7 +15,7 @@ use senderscope::findings::{FindingCode, Severity};
 use crate::harness::rbldnsd::{Dataset, Rbldnsd};
 
 mod cli;
-mod relay;
+pub(crate) mod relay;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

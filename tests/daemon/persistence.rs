@@ -60,7 +60,7 @@ async fn reopening_the_store_keeps_schema_and_rows() {
     store
         .save_checks(vec![senderscope::findings::CheckReport {
             target: "a.test".into(),
-            check: "spf",
+            check: senderscope::results::CheckId::Spf,
             status: senderscope::findings::Severity::Ok,
             record: None,
             findings: vec![],

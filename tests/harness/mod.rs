@@ -1,5 +1,6 @@
 //! Typed starters for real servers on free loopback ports. Each waits until ready and stops on drop.
 
+pub mod cli;
 pub mod daemon;
 pub mod https;
 pub mod nsd;

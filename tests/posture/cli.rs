@@ -2,10 +2,9 @@
 //!
 //! DKIM and DMARC checks; they cannot pass while those modules are stubs in this branch.
 
-use std::process::Command;
-
 use serde_json::Value;
 
+use crate::harness::cli::{Run, senderscope};
 use crate::harness::free_port;
 use crate::harness::nsd::Nsd;
 
@@ -24,35 +23,6 @@ async fn nsd() -> Nsd {
     let mut zones = Nsd::fixtures(ZONES);
     zones.push(Nsd::test_tld());
     Nsd::serve(&zones).await
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}):\n{}\n{}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-}
-
-fn senderscope(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_senderscope"))
-        .args(args)
-        .output()
-        .expect("run senderscope");
-    Run {
-        code: out.status.code().expect("exited, not killed"),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
 }
 
 fn check_json(nameserver: &str, extra: &[&str]) -> Run {

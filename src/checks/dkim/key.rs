@@ -31,7 +31,7 @@ pub(crate) enum KeyType {
 
 impl KeyType {
     /// `rsa` or `ed25519`, as in `k=`.
-    pub fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             KeyType::Rsa => "rsa",
             KeyType::Ed25519 => "ed25519",
@@ -70,7 +70,7 @@ pub(crate) struct KeyRecord {
 impl KeyRecord {
     /// Whether a TXT record is meant as a DKIM key: it starts with `v=DKIM…` or carries a `p=` tag.
     /// Anything else at a selector name (an SPF record from a wildcard, a verification token) is not.
-    pub fn looks_like_key(text: &str) -> bool {
+    pub(super) fn looks_like_key(text: &str) -> bool {
         let list = TagList::parse(text);
         list.get("p").is_some()
             || list
@@ -80,7 +80,7 @@ impl KeyRecord {
     }
 
     /// Read a key record (the TXT strings already joined, RFC 6376 §3.6.2.2).
-    pub fn parse(text: &str) -> KeyRecord {
+    pub(super) fn parse(text: &str) -> KeyRecord {
         let list = TagList::parse(text);
         let mut record = KeyRecord {
             key_type: Some(KeyType::Rsa),
@@ -102,7 +102,7 @@ impl KeyRecord {
     }
 
     /// Whether a verifier would use this key at all.
-    pub fn usable(&self) -> bool {
+    pub(super) fn usable(&self) -> bool {
         !self.revoked && self.bits.is_some() && !self.problems.iter().any(|p| p.fatal)
     }
 

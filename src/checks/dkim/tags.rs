@@ -38,7 +38,7 @@ pub(crate) struct TagList<'a> {
 impl<'a> TagList<'a> {
     /// Split `text` at semicolons. Empty segments (a trailing `;`, or `;;`) are skipped: RFC 6376 allows
     /// the trailing one, and receivers ignore the others.
-    pub fn parse(text: &'a str) -> TagList<'a> {
+    pub(crate) fn parse(text: &'a str) -> TagList<'a> {
         let mut list = TagList::default();
         for segment in text.split(';') {
             let trimmed = segment.trim_matches(is_fws);
@@ -75,7 +75,7 @@ impl<'a> TagList<'a> {
     }
 
     /// The first tag called `name` (exact, case-sensitive match).
-    pub fn get(&self, name: &str) -> Option<&Tag<'a>> {
+    pub(crate) fn get(&self, name: &str) -> Option<&Tag<'a>> {
         self.tags.iter().find(|t| t.name == name)
     }
 }

@@ -28,7 +28,7 @@ pub(crate) struct AtName {
 impl AtName {
     /// The DMARC record at this name, if there is exactly one (§4.10 step 2: "If multiple DMARC Policy
     /// Records are returned for a single target, they are all discarded").
-    pub fn single(&self) -> Option<&DmarcRecord> {
+    pub(super) fn single(&self) -> Option<&DmarcRecord> {
         match self.records.as_slice() {
             [one] => Some(one),
             _ => None,
@@ -36,7 +36,7 @@ impl AtName {
     }
 
     /// A short word for traces: `record`, `records`, `nxdomain`, `none`.
-    pub fn outcome(&self) -> &'static str {
+    pub(super) fn outcome(&self) -> &'static str {
         match self.records.len() {
             1 => "record",
             0 if self.nxdomain => "nxdomain",
@@ -74,7 +74,7 @@ pub(crate) struct Discovery {
 
 impl Discovery {
     /// Every `_dmarc` name queried, with its outcome, for finding details.
-    pub fn trace(&self) -> Vec<serde_json::Value> {
+    pub(super) fn trace(&self) -> Vec<serde_json::Value> {
         std::iter::once(&self.author)
             .chain(&self.walk)
             .map(|at| serde_json::json!({"name": format!("_dmarc.{}", at.domain), "result": at.outcome()}))

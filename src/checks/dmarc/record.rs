@@ -38,7 +38,7 @@ pub(crate) enum PolicyTag {
 
 impl PolicyTag {
     /// The policy, when valid.
-    pub fn valid(self) -> Option<Policy> {
+    pub(crate) fn valid(self) -> Option<Policy> {
         match self {
             PolicyTag::Valid(p) => Some(p),
             _ => None,

@@ -14,7 +14,7 @@ use super::tree::{Issue, NodeStatus, Walk};
 use super::walk::{RECORD_LENGTH_LIMIT, STRING_LENGTH_LIMIT};
 
 /// Build the check's outcome.
-pub fn outcome(domain: &str, tree: &Walk, verdicts: &[(IpAddr, Verdict)]) -> Outcome {
+pub(super) fn outcome(domain: &str, tree: &Walk, verdicts: &[(IpAddr, Verdict)]) -> Outcome {
     let root = &tree.root;
     let mut findings = Vec::new();
     let mut facts = Facts {

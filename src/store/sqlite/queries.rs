@@ -4,24 +4,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::db;
-use crate::findings::Severity;
 use crate::store::*;
-
-#[derive(serde::Deserialize)]
-struct RawFinding {
-    code: String,
-    severity: String,
-    message: String,
-    #[serde(default)]
-    detail: serde_json::Value,
-}
-
-fn severity(s: &str) -> Result<Severity, StoreError> {
-    Severity::ALL
-        .into_iter()
-        .find(|v| v.as_str() == s)
-        .ok_or_else(|| StoreError::Malformed(format!("unknown severity {s:?}")))
-}
 
 fn stored_check(row: &rusqlite::Row<'_>) -> rusqlite::Result<(StoredCheckRow, String, String)> {
     Ok((
@@ -50,57 +33,70 @@ struct StoredCheckRow {
 }
 
 impl StoredCheckRow {
-    fn finish(self, findings_json: &str, facts_json: &str) -> Result<StoredCheck, StoreError> {
-        let raw: Vec<RawFinding> = serde_json::from_str(findings_json).map_err(|e| {
-            StoreError::Malformed(format!("findings of {} {}: {e}", self.target, self.check))
-        })?;
-        let facts: serde_json::Value = serde_json::from_str(facts_json).map_err(|e| {
-            StoreError::Malformed(format!("facts of {} {}: {e}", self.target, self.check))
-        })?;
-        let findings = raw
-            .into_iter()
-            .map(|f| {
-                Ok(StoredFinding {
-                    code: f.code,
-                    severity: severity(&f.severity)?,
-                    message: f.message,
-                    detail: f.detail,
-                })
-            })
-            .collect::<Result<_, StoreError>>()?;
-        Ok(StoredCheck {
-            status: severity(&self.status)?,
-            target: self.target,
-            check: self.check,
+    /// The typed result; `None` for a row this binary cannot name (a check or target written by
+    /// another version), which is skipped with a warning rather than failing every read.
+    fn finish(
+        self,
+        findings_json: &str,
+        facts_json: &str,
+    ) -> Result<Option<StoredCheck>, StoreError> {
+        let (Ok(check), Ok(target)) =
+            (self.check.parse::<CheckId>(), self.target.parse::<Target>())
+        else {
+            tracing::warn!(
+                target = self.target,
+                check = self.check,
+                "skipping a stored result this version cannot read"
+            );
+            return Ok(None);
+        };
+        let malformed = |what: &str, e: serde_json::Error| {
+            StoreError::Malformed(format!("{what} of {} {}: {e}", self.target, self.check))
+        };
+        let findings: Vec<StoredFinding> =
+            serde_json::from_str(findings_json).map_err(|e| malformed("findings", e))?;
+        let facts =
+            CheckFacts::from_stored(check, facts_json).map_err(|e| malformed("facts", e))?;
+        let status = serde_json::from_value(serde_json::Value::String(self.status.clone()))
+            .map_err(|e| malformed("status", e))?;
+        Ok(Some(StoredCheck {
+            status,
+            target,
+            check,
             record: self.record,
             findings,
             checked_at: self.checked_at,
             since: self.since,
             duration_ms: u64::try_from(self.duration_ms).unwrap_or(0),
             facts,
-        })
+        }))
     }
 }
 
-pub(super) fn save_results(conn: &Connection, results: &[CheckResult]) -> Result<(), StoreError> {
+pub(super) fn save_results(
+    conn: &Connection,
+    results: Vec<CheckResult>,
+) -> Result<Vec<StoredCheck>, StoreError> {
     let mut latest = conn
         .prepare_cached(
             "SELECT status, record, findings, facts, first_checked_at FROM check_results \
              WHERE target = ?1 AND check_name = ?2 ORDER BY last_checked_at DESC, first_checked_at DESC LIMIT 1",
         )
         .map_err(db("preparing a check lookup"))?;
+    let mut stored = Vec::with_capacity(results.len());
     for CheckResult { report: r, facts } in results {
+        let target: Target = r
+            .target
+            .parse()
+            .map_err(|e| StoreError::Malformed(format!("storing a result: {e}")))?;
         let findings = serde_json::to_string(&r.findings)
             .map_err(|e| StoreError::Malformed(format!("serializing findings: {e}")))?;
-        let facts = if facts.is_null() {
-            "{}".to_owned()
-        } else {
-            serde_json::to_string(facts)
-                .map_err(|e| StoreError::Malformed(format!("serializing facts: {e}")))?
-        };
+        let facts_json = serde_json::to_string(&facts)
+            .map_err(|e| StoreError::Malformed(format!("serializing facts: {e}")))?;
         let duration_ms = i64::try_from(r.duration.as_millis()).unwrap_or(i64::MAX);
+        let check = r.check.as_str();
         let previous: Option<(String, Option<String>, String, String, i64)> = latest
-            .query_row(params![r.target, r.check], |row| {
+            .query_row(params![r.target, check], |row| {
                 Ok((
                     row.get(0)?,
                     row.get(1)?,
@@ -111,19 +107,20 @@ pub(super) fn save_results(conn: &Connection, results: &[CheckResult]) -> Result
             })
             .optional()
             .map_err(db("reading the latest check result"))?;
-        match previous {
+        let since = match previous {
             Some((status, record, old_findings, old_facts, first))
                 if status == r.status.as_str()
                     && record == r.record
                     && old_findings == findings
-                    && old_facts == facts =>
+                    && old_facts == facts_json =>
             {
                 conn.execute(
                     "UPDATE check_results SET last_checked_at = MAX(last_checked_at, ?1), duration_ms = ?2 \
                      WHERE target = ?3 AND check_name = ?4 AND first_checked_at = ?5",
-                    params![r.checked_at, duration_ms, r.target, r.check, first],
+                    params![r.checked_at, duration_ms, r.target, check, first],
                 )
                 .map_err(db("extending a check result"))?;
+                first
             }
             _ => {
                 conn.execute(
@@ -132,13 +129,25 @@ pub(super) fn save_results(conn: &Connection, results: &[CheckResult]) -> Result
                      ON CONFLICT (target, check_name, first_checked_at) DO UPDATE SET status = excluded.status, \
                      record = excluded.record, findings = excluded.findings, facts = excluded.facts, \
                      last_checked_at = excluded.last_checked_at, duration_ms = excluded.duration_ms",
-                    params![r.target, r.check, r.status.as_str(), r.record, findings, facts, r.checked_at, duration_ms],
+                    params![r.target, check, r.status.as_str(), r.record, findings, facts_json, r.checked_at, duration_ms],
                 )
                 .map_err(db("storing a check result"))?;
+                r.checked_at
             }
-        }
+        };
+        stored.push(StoredCheck {
+            target,
+            check: r.check,
+            status: r.status,
+            findings: r.findings.iter().map(StoredFinding::from).collect(),
+            record: r.record,
+            checked_at: r.checked_at,
+            since,
+            duration_ms: u64::try_from(duration_ms).unwrap_or(0),
+            facts,
+        });
     }
-    Ok(())
+    Ok(stored)
 }
 
 pub(super) fn latest_checks(
@@ -162,16 +171,18 @@ pub(super) fn latest_checks(
         .query_map(params![target], stored_check)
         .map_err(db("reading the latest checks"))?;
     let mut out: Vec<StoredCheck> = Vec::new();
+    let mut last: Option<(String, String)> = None;
     for row in rows {
         let (row, findings, facts) = row.map_err(db("reading a check result"))?;
         // Two outcomes within one second share `last_checked_at`: the newer span comes first.
-        if out
-            .last()
-            .is_some_and(|p| p.target == row.target && p.check == row.check)
+        if last
+            .as_ref()
+            .is_some_and(|(t, c)| *t == row.target && *c == row.check)
         {
             continue;
         }
-        out.push(row.finish(&findings, &facts)?);
+        last = Some((row.target.clone(), row.check.clone()));
+        out.extend(row.finish(&findings, &facts)?);
     }
     Ok(out)
 }
@@ -179,7 +190,7 @@ pub(super) fn latest_checks(
 pub(super) fn check_history(
     conn: &Connection,
     target: &str,
-    check: &str,
+    check: CheckId,
     limit: usize,
 ) -> Result<Vec<StoredCheck>, StoreError> {
     let mut stmt = conn
@@ -191,13 +202,14 @@ pub(super) fn check_history(
         .map_err(db("preparing the check history query"))?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let rows = stmt
-        .query_map(params![target, check, limit], stored_check)
+        .query_map(params![target, check.as_str(), limit], stored_check)
         .map_err(db("reading check history"))?;
-    rows.map(|row| {
+    let mut out = Vec::new();
+    for row in rows {
         let (row, findings, facts) = row.map_err(db("reading a check result"))?;
-        row.finish(&findings, &facts)
-    })
-    .collect()
+        out.extend(row.finish(&findings, &facts)?);
+    }
+    Ok(out)
 }
 
 /// A change of `o`'s record from `old` (value, first seen, last seen) to `new_value` at `changed_at`.
@@ -209,7 +221,7 @@ fn change(
 ) -> RecordChange {
     RecordChange {
         target: o.target.clone(),
-        check: o.check.clone(),
+        check: o.check,
         name: o.name.clone(),
         old_value,
         old_first_seen,
@@ -239,7 +251,7 @@ pub(super) fn observe_records(
     let mut changes = Vec::new();
     for o in seen {
         let previous: Option<(String, i64, i64)> = latest
-            .query_row(params![o.target, o.check, o.name], |r| {
+            .query_row(params![o.target, o.check.as_str(), o.name], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
             .optional()
@@ -249,7 +261,7 @@ pub(super) fn observe_records(
                 conn.execute(
                     "UPDATE record_history SET last_seen = MAX(last_seen, ?1) WHERE target = ?2 \
                      AND check_name = ?3 AND name = ?4 AND first_seen = ?5",
-                    params![o.seen_at, o.target, o.check, o.name, first],
+                    params![o.seen_at, o.target, o.check.as_str(), o.name, first],
                 )
                 .map_err(db("extending a record value"))?;
                 // The value is unchanged now; it may still have taken over recently.
@@ -257,7 +269,7 @@ pub(super) fn observe_records(
                     continue;
                 }
                 let older: Option<(String, i64, i64)> = before
-                    .query_row(params![o.target, o.check, o.name, first], |r| {
+                    .query_row(params![o.target, o.check.as_str(), o.name, first], |r| {
                         Ok((r.get(0)?, r.get(1)?, r.get(2)?))
                     })
                     .optional()
@@ -271,7 +283,7 @@ pub(super) fn observe_records(
                     "INSERT INTO record_history (target, check_name, name, value, first_seen, last_seen) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (target, check_name, name, first_seen) \
                      DO UPDATE SET value = excluded.value, last_seen = excluded.last_seen",
-                    params![o.target, o.check, o.name, o.value, o.seen_at],
+                    params![o.target, o.check.as_str(), o.name, o.value, o.seen_at],
                 )
                 .map_err(db("storing a record value"))?;
                 if let Some(old) = previous {
@@ -392,7 +404,7 @@ pub(super) fn observe_listings(
 }
 
 pub(super) fn prune(conn: &Connection, before: i64) -> Result<PruneReport, StoreError> {
-    let statements: [(&'static str, &str); 7] = [
+    let statements: [(&'static str, &str); 3] = [
         (
             "check_results",
             "DELETE FROM check_results WHERE last_checked_at < ?1",
@@ -404,22 +416,6 @@ pub(super) fn prune(conn: &Connection, before: i64) -> Result<PruneReport, Store
         (
             "blocklist_listings",
             "DELETE FROM blocklist_listings WHERE COALESCE(delisted_at, last_seen) < ?1",
-        ),
-        (
-            "dmarc_reports",
-            "DELETE FROM dmarc_reports WHERE end_at < ?1",
-        ),
-        (
-            "event_counts",
-            "DELETE FROM event_counts WHERE bucket_start + bucket_seconds < ?1",
-        ),
-        (
-            "ingest_ledger",
-            "DELETE FROM ingest_ledger WHERE received_at < ?1",
-        ),
-        (
-            "alert_state",
-            "DELETE FROM alert_state WHERE state = 'resolved' AND since < ?1",
         ),
     ];
     let mut report = PruneReport::new();

@@ -2,11 +2,12 @@ use std::time::Duration;
 
 use super::*;
 use crate::findings::{Finding, FindingCode};
+use crate::results::PtrFacts;
 
-fn report(target: &str, check: &'static str, findings: Vec<Finding>, at: i64) -> CheckReport {
+fn report(target: &str, check: &str, findings: Vec<Finding>, at: i64) -> CheckReport {
     CheckReport {
         target: target.into(),
-        check,
+        check: check.parse().unwrap(),
         status: crate::findings::worst(&findings),
         record: Some("v=spf1 -all".into()),
         findings,
@@ -51,16 +52,11 @@ async fn identical_outcomes_extend_one_span() {
     s.save_checks(vec![report("a.test", "spf", vec![], 300)])
         .await
         .unwrap();
-    let latest = s.latest_checks(Some("a.test".into())).await.unwrap();
+    let latest = s.latest_checks(Some("a.test")).await.unwrap();
     assert_eq!(latest.len(), 1);
     assert_eq!((latest[0].status, latest[0].since), (Severity::Ok, 300));
     assert_eq!(s.counts().await.unwrap()["check_results"], 2);
-    assert!(
-        s.latest_checks(Some("b.test".into()))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(s.latest_checks(Some("b.test")).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -87,10 +83,7 @@ async fn check_history_is_one_entry_per_span_newest_first() {
             .map(|c| (c.since, c.checked_at, c.status))
             .collect()
     };
-    let all = s
-        .check_history("a.test".into(), "spf".into(), 10)
-        .await
-        .unwrap();
+    let all = s.check_history("a.test", CheckId::Spf, 10).await.unwrap();
     assert_eq!(
         spans(&all),
         [
@@ -100,13 +93,10 @@ async fn check_history_is_one_entry_per_span_newest_first() {
         ]
     );
     assert_eq!(all[2].findings[0].code, "spf.neutral_all");
-    let two = s
-        .check_history("a.test".into(), "spf".into(), 2)
-        .await
-        .unwrap();
+    let two = s.check_history("a.test", CheckId::Spf, 2).await.unwrap();
     assert_eq!(spans(&two), spans(&all[..2]));
     assert!(
-        s.check_history("c.test".into(), "spf".into(), 10)
+        s.check_history("c.test", CheckId::Spf, 10)
             .await
             .unwrap()
             .is_empty()
@@ -132,7 +122,7 @@ async fn a_changed_record_is_reported_once_with_old_and_new() {
     let (_d, s) = open();
     let obs = |v: &str, at| RecordObservation {
         target: "a.test".into(),
-        check: "dmarc".into(),
+        check: CheckId::Dmarc,
         name: "_dmarc.a.test".into(),
         value: v.into(),
         seen_at: at,
@@ -166,10 +156,7 @@ async fn a_changed_record_is_reported_once_with_old_and_new() {
             .unwrap()
             .is_empty()
     );
-    let history = s
-        .record_history("a.test".into(), "dmarc".into())
-        .await
-        .unwrap();
+    let history = s.record_history("a.test", CheckId::Dmarc).await.unwrap();
     assert_eq!(history.len(), 2);
     assert_eq!((history[1].first_seen, history[1].last_seen), (30, 40));
 }
@@ -179,7 +166,7 @@ async fn a_recent_change_is_reported_while_within_the_window() {
     let (_d, s) = open();
     let obs = |v: &str, at| RecordObservation {
         target: "a.test".into(),
-        check: "dkim".into(),
+        check: CheckId::Dkim,
         name: "s2._domainkey.a.test".into(),
         value: v.into(),
         seen_at: at,
@@ -209,10 +196,7 @@ async fn a_recent_change_is_reported_while_within_the_window() {
             .is_empty(),
         "past the window the change is history only"
     );
-    let history = s
-        .record_history("a.test".into(), "dkim".into())
-        .await
-        .unwrap();
+    let history = s.record_history("a.test", CheckId::Dkim).await.unwrap();
     let values: Vec<(&str, i64, i64)> = history
         .iter()
         .map(|v| (v.value.as_str(), v.first_seen, v.last_seen))
@@ -225,29 +209,34 @@ async fn facts_are_stored_and_part_of_the_outcome() {
     let (_d, s) = open();
     let result = |fcrdns: bool, at| CheckResult {
         report: report("192.0.2.10", "ptr", vec![], at),
-        facts: serde_json::to_value(PtrFacts {
+        facts: CheckFacts::Ptr(PtrFacts {
             ptr: Some("mail.a.test".into()),
             fcrdns,
-        })
-        .unwrap(),
+        }),
     };
     s.save_results(vec![result(true, 100)]).await.unwrap();
     s.save_results(vec![result(true, 200)]).await.unwrap();
     let latest = s.latest_checks(None).await.unwrap();
     assert_eq!((latest[0].since, latest[0].checked_at), (100, 200));
-    let facts: PtrFacts = serde_json::from_value(latest[0].facts.clone()).unwrap();
+    let facts = latest[0].facts.ptr().unwrap();
     assert_eq!(facts.ptr.as_deref(), Some("mail.a.test"));
     assert!(facts.fcrdns);
     s.save_results(vec![result(false, 300)]).await.unwrap();
     let latest = s.latest_checks(None).await.unwrap();
     assert_eq!(latest[0].since, 300, "different facts start a new span");
-    assert_eq!(latest[0].facts["fcrdns"], false);
+    assert_eq!(
+        serde_json::to_value(&latest[0].facts).unwrap()["fcrdns"],
+        false
+    );
     // Results stored without facts read back as an empty object.
     s.save_checks(vec![report("a.test", "spf", vec![], 400)])
         .await
         .unwrap();
-    let spf = s.latest_checks(Some("a.test".into())).await.unwrap();
-    assert_eq!(spf[0].facts, serde_json::json!({}));
+    let spf = s.latest_checks(Some("a.test")).await.unwrap();
+    assert_eq!(
+        serde_json::to_value(&spf[0].facts).unwrap(),
+        serde_json::json!({})
+    );
 }
 
 #[tokio::test]
@@ -274,7 +263,7 @@ async fn listing_periods_open_extend_and_close() {
     let u = s.observe_listings(vec![obs(false, 30)]).await.unwrap();
     assert_eq!(u[0].transition, ListingTransition::Ended);
     assert!(s.listings(None).await.unwrap().is_empty());
-    let all = s.listings(Some("192.0.2.10".into())).await.unwrap();
+    let all = s.listings(Some("192.0.2.10")).await.unwrap();
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].codes, vec!["127.0.0.2"]);
     assert_eq!(

@@ -7,11 +7,13 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::ops::Deref;
 
 use serde::Serialize;
 
-use super::{Status, summarize};
+use super::{Status, counted_codes, summarize};
 use crate::findings::{FindingCode, Severity};
+use crate::results::{CheckFacts, Target};
 use crate::store::StoredCheck;
 
 /// At most this many addresses of a range are shown (with their findings); the rest are counted. Ten
@@ -45,12 +47,28 @@ pub struct AddressStatus {
     pub status: Severity,
 }
 
+/// One check over the addresses of a range: the worst status, the newest `checked_at` and `since`,
+/// the findings of the addresses shown. Reads as a [`StoredCheck`] (of the range's first address).
+#[derive(Debug)]
+pub struct RangeCheck {
+    /// The range, as configured.
+    pub target: String,
+    /// The grouped result.
+    pub result: StoredCheck,
+}
+
+impl Deref for RangeCheck {
+    type Target = StoredCheck;
+    fn deref(&self) -> &StoredCheck {
+        &self.result
+    }
+}
+
 /// A range's results grouped.
 #[derive(Debug)]
-pub struct Grouped {
-    /// One result per check name, worst first: the worst status over the addresses, the newest
-    /// `checked_at` and `since`, and the findings of the addresses shown.
-    pub checks: Vec<StoredCheck>,
+pub(super) struct Grouped {
+    /// One result per check, worst first.
+    pub checks: Vec<RangeCheck>,
     /// The counts and the addresses shown.
     pub addresses: RangeAddresses,
     /// The summary line.
@@ -59,17 +77,18 @@ pub struct Grouped {
 
 impl Grouped {
     /// Whether `target` is one of the addresses shown.
-    pub fn shows(&self, target: &str) -> bool {
+    #[cfg(test)]
+    pub(super) fn shows(&self, target: &str) -> bool {
         self.addresses.shown.iter().any(|a| a.ip == target)
     }
 }
 
 /// Group the results of the addresses of range `label` (`mine`: every stored result inside it).
-pub fn group(label: &str, status: Status, mine: &[&StoredCheck]) -> Grouped {
+pub(super) fn group(label: &str, status: Status, mine: &[&StoredCheck]) -> Grouped {
     // Per address (ordered by address), its results.
     let mut by_address: BTreeMap<IpAddr, Vec<&StoredCheck>> = BTreeMap::new();
     for c in mine {
-        if let Ok(ip) = c.target.parse::<IpAddr>() {
+        if let Target::Ip(ip) = c.target {
             by_address.entry(ip).or_default().push(c);
         }
     }
@@ -92,16 +111,17 @@ pub fn group(label: &str, status: Status, mine: &[&StoredCheck]) -> Grouped {
         flagged.iter().filter(|(_, _, cs)| is_listed(cs)).collect();
     let shown = &flagged[..flagged.len().min(ADDRESSES_SHOWN)];
 
-    let mut names: Vec<&str> = mine.iter().map(|c| c.check.as_str()).collect();
+    let mut names: Vec<_> = mine.iter().map(|c| c.check).collect();
     names.sort_unstable();
     names.dedup();
-    let mut checks: Vec<StoredCheck> = names
+    let first = by_address.keys().next().copied();
+    let mut checks: Vec<RangeCheck> = names
         .into_iter()
-        .map(|name| {
+        .filter_map(|name| {
             let of_check = || mine.iter().filter(|c| c.check == name);
-            StoredCheck {
-                target: label.to_owned(),
-                check: name.to_owned(),
+            let result = StoredCheck {
+                target: Target::Ip(first?),
+                check: name,
                 status: of_check().map(|c| c.status).max().unwrap_or_default(),
                 record: None,
                 findings: shown
@@ -112,11 +132,19 @@ pub fn group(label: &str, status: Status, mine: &[&StoredCheck]) -> Grouped {
                 checked_at: of_check().map(|c| c.checked_at).max().unwrap_or_default(),
                 since: of_check().map(|c| c.since).max().unwrap_or_default(),
                 duration_ms: of_check().map(|c| c.duration_ms).max().unwrap_or_default(),
-                facts: serde_json::json!({}),
-            }
+                facts: CheckFacts::None,
+            };
+            Some(RangeCheck {
+                target: label.to_owned(),
+                result,
+            })
         })
         .collect();
-    checks.sort_by(|a, b| b.status.cmp(&a.status).then_with(|| a.check.cmp(&b.check)));
+    checks.sort_by(|a, b| {
+        b.status
+            .cmp(&a.status)
+            .then_with(|| a.check.as_str().cmp(b.check.as_str()))
+    });
 
     let addresses = RangeAddresses {
         checked: by_address.len(),
@@ -192,28 +220,12 @@ fn zones(checks: &[&StoredCheck]) -> String {
 
 /// The codes of the findings that are not listings, with counts: `blocklist.lookup_failed ×3, …`.
 fn other_codes(checks: &[&StoredCheck]) -> String {
-    let mut counts: Vec<(&str, usize)> = Vec::new();
-    for f in checks
-        .iter()
-        .flat_map(|c| &c.findings)
-        .filter(|f| f.code != FindingCode::BlocklistListed.as_str())
-    {
-        match counts.iter_mut().find(|(c, _)| *c == f.code) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((&f.code, 1)),
-        }
-    }
-    counts
-        .into_iter()
-        .map(|(c, n)| {
-            if n > 1 {
-                format!("{c} ×{n}")
-            } else {
-                c.to_owned()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+    counted_codes(
+        checks
+            .iter()
+            .flat_map(|c| &c.findings)
+            .filter(|f| f.code != FindingCode::BlocklistListed.as_str()),
+    )
 }
 
 #[cfg(test)]
@@ -224,8 +236,8 @@ mod tests {
 
     fn result(ip: &str, findings: Vec<StoredFinding>, at: i64) -> StoredCheck {
         StoredCheck {
-            target: ip.into(),
-            check: "blocklists".into(),
+            target: ip.parse().unwrap(),
+            check: crate::results::CheckId::Blocklists,
             status: findings
                 .iter()
                 .map(|f| f.severity)
@@ -236,7 +248,7 @@ mod tests {
             checked_at: at,
             since: at - 100,
             duration_ms: 40,
-            facts: json!({"zones": {"zen.example": "not_listed"}}),
+            facts: CheckFacts::None,
         }
     }
 

@@ -1,4 +1,4 @@
-//! Record history for the posture job: the published values one round read — one per DNS name, so each
+//! Record history of a domain round: the published values one round read — one per DNS name, so each
 //! DKIM selector and each sending IP's PTR has its own history — and the info `record.changed` finding
 //! for a value that differs from the one before it.
 //!
@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::checks::CheckKind;
+use super::id::CheckId;
 use crate::dns::reverse_name;
 use crate::findings::{CheckReport, Finding, FindingCode, Severity};
 use crate::posture::DomainReport;
@@ -21,22 +21,19 @@ use crate::store::{RecordChange, RecordObservation};
 /// daily look at the status page or a dashboard still shows it; after that it is history only.
 pub const CHANGE_REPORTED_FOR: Duration = Duration::from_secs(24 * 3600);
 
-/// The check name under which an IP's PTR result and history are stored (target: the IP).
-pub const PTR_CHECK: &str = "ptr";
-
 /// Values longer than this are shortened in messages (the finding's detail keeps them whole).
 const MESSAGE_VALUE_CHARS: usize = 100;
 
 /// The DNS name a domain check reads its record from (the record history's `name`).
-fn record_name(kind: CheckKind, domain: &str) -> Option<String> {
-    match kind {
-        CheckKind::Spf | CheckKind::Mx => Some(domain.to_owned()),
-        CheckKind::Dmarc => Some(format!("_dmarc.{domain}")),
-        CheckKind::MtaSts => Some(format!("_mta-sts.{domain}")),
-        CheckKind::TlsRpt => Some(format!("_smtp._tls.{domain}")),
-        CheckKind::Bimi => Some(format!("default._bimi.{domain}")),
-        // One name per selector: see dkim_values.
-        CheckKind::Dkim => None,
+fn record_name(check: CheckId, domain: &str) -> Option<String> {
+    match check {
+        CheckId::Spf | CheckId::Mx => Some(domain.to_owned()),
+        CheckId::Dmarc => Some(format!("_dmarc.{domain}")),
+        CheckId::MtaSts => Some(format!("_mta-sts.{domain}")),
+        CheckId::TlsRpt => Some(format!("_smtp._tls.{domain}")),
+        CheckId::Bimi => Some(format!("default._bimi.{domain}")),
+        // One name per selector (see dkim_values); the summaries and IP checks read no record here.
+        _ => None,
     }
 }
 
@@ -50,27 +47,24 @@ fn unknown(f: &Finding) -> bool {
 /// A record that is gone is observed as "" so its removal (and return) is a change too — but only when
 /// the check could see: after a failed lookup "no record" means "unknown", and recording it would report
 /// a false change when DNS comes back.
-pub fn observations(
+pub(super) fn observations(
     report: &DomainReport,
     dkim_selectors: &[String],
     at: i64,
 ) -> Vec<RecordObservation> {
     let domain = report.domain.as_str();
     let mut out = Vec::new();
-    let mut push = |target: &str, check: &str, name: String, value: String| {
+    let mut push = |target: &str, check: CheckId, name: String, value: String| {
         out.push(RecordObservation {
             target: target.to_owned(),
-            check: check.to_owned(),
+            check,
             name,
             value,
             seen_at: at,
         });
     };
     for r in &report.checks {
-        let Some(kind) = CheckKind::ALL.into_iter().find(|k| k.as_str() == r.check) else {
-            continue; // the bulk-sender summary reads no record of its own
-        };
-        if kind == CheckKind::Dkim {
+        if r.check == CheckId::Dkim {
             for (name, value) in dkim_values(r, domain, dkim_selectors) {
                 push(domain, r.check, name, value);
             }
@@ -79,7 +73,7 @@ pub fn observations(
         if r.record.is_none() && r.findings.iter().any(unknown) {
             continue;
         }
-        if let Some(name) = record_name(kind, domain) {
+        if let Some(name) = record_name(r.check, domain) {
             push(domain, r.check, name, r.record.clone().unwrap_or_default());
         }
     }
@@ -89,7 +83,7 @@ pub fn observations(
         }
         push(
             &ip.ip.to_string(),
-            PTR_CHECK,
+            CheckId::Ptr,
             reverse_name(ip.ip),
             ip.ptr.clone().unwrap_or_default(),
         );
@@ -121,7 +115,7 @@ fn dkim_values(report: &CheckReport, domain: &str, selectors: &[String]) -> Vec<
 }
 
 /// Add a `record.changed` finding for each change to the report of its check (domain checks) or IP.
-pub fn attach(report: &mut DomainReport, changes: &[RecordChange]) {
+pub(super) fn attach(report: &mut DomainReport, changes: &[RecordChange]) {
     let domain = report.domain.to_string();
     for c in changes {
         if c.target == domain {
@@ -129,11 +123,9 @@ pub fn attach(report: &mut DomainReport, changes: &[RecordChange]) {
                 r.findings.push(changed(c));
                 r.status = crate::findings::worst(&r.findings);
             }
-        } else if let Some(ip) = report
-            .ips
-            .iter_mut()
-            .find(|i| c.check == PTR_CHECK && c.target.parse::<IpAddr>().is_ok_and(|t| t == i.ip))
-        {
+        } else if let Some(ip) = report.ips.iter_mut().find(|i| {
+            c.check == CheckId::Ptr && c.target.parse::<IpAddr>().is_ok_and(|t| t == i.ip)
+        }) {
             ip.findings.push(changed(c));
             ip.status = crate::findings::worst(&ip.findings);
         }
@@ -147,13 +139,13 @@ pub fn attach(report: &mut DomainReport, changes: &[RecordChange]) {
 }
 
 /// The `record.changed` finding of one change.
-pub fn changed(c: &RecordChange) -> Finding {
+pub(super) fn changed(c: &RecordChange) -> Finding {
     Finding::new(
         FindingCode::RecordChanged,
         Severity::Info,
         format!(
             "The {} record at {} changed between {} and {}: it was {} and is now {}.",
-            display(&c.check),
+            c.check.display_name(),
             c.name,
             format_time(c.old_last_seen),
             format_time(c.changed_at),
@@ -169,21 +161,6 @@ pub fn changed(c: &RecordChange) -> Finding {
         "old_last_seen": c.old_last_seen,
         "changed_at": c.changed_at,
     }))
-}
-
-/// How a check's record is called in prose.
-fn display(check: &str) -> &str {
-    match check {
-        "spf" => "SPF",
-        "dkim" => "DKIM",
-        "dmarc" => "DMARC",
-        "mx" => "MX",
-        "mta_sts" => "MTA-STS",
-        "tls_rpt" => "TLS-RPT",
-        "bimi" => "BIMI",
-        "ptr" => "PTR",
-        other => other,
-    }
 }
 
 fn quoted_or_absent(value: &str) -> String {
@@ -215,10 +192,10 @@ mod tests {
     use crate::config::DomainName;
     use crate::posture::IpReport;
 
-    fn check(check: &'static str, record: Option<&str>, findings: Vec<Finding>) -> CheckReport {
+    fn check(check: &str, record: Option<&str>, findings: Vec<Finding>) -> CheckReport {
         CheckReport {
             target: "a.test".into(),
-            check,
+            check: check.parse().unwrap(),
             status: crate::findings::worst(&findings),
             record: record.map(str::to_owned),
             findings,
@@ -337,7 +314,7 @@ mod tests {
         );
         let change = |target: &str, check: &str, name: &str, old: &str, new: &str| RecordChange {
             target: target.into(),
-            check: check.into(),
+            check: check.parse().unwrap(),
             name: name.into(),
             old_value: old.into(),
             old_first_seen: 1_795_000_000,

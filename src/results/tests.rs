@@ -1,6 +1,6 @@
-//! Restoring through the jobs' own sinks: rounds stored (and published) by `store_domain_results` and
-//! the blocklist round job, then a fresh `Metrics` filled by `restore` from the same store must read
-//! the same series — for what the configuration still names.
+//! Seeding the state from the store: rounds recorded by `record_domain_round` and the blocklist round
+//! job, then a fresh `Metrics` reading a fresh state seeded from the same store must read the same
+//! series — for what the configuration still names.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,10 +13,10 @@ use crate::checks::{DkimKeyFact, Facts};
 use crate::config::{DomainName, load_str};
 use crate::dns::Resolver;
 use crate::dns::testing::FakeDns;
-use crate::findings::{CheckReport, Finding};
+use crate::findings::{CheckReport, Finding, FindingCode, Severity};
+use crate::metrics::Metrics;
 use crate::posture::{DomainReport, IpReport};
-use crate::scheduler::JobContext;
-use crate::scheduler::jobs::{DomainRound, store_domain_results};
+use crate::scheduler::{BuiltinJob, Job, JobContext};
 use crate::store::SqliteStore;
 
 /// The families restored at start.
@@ -56,35 +56,41 @@ fn has(lines: &[String], line: &str) -> bool {
 struct World {
     _dir: tempfile::TempDir,
     store: Arc<SqliteStore>,
+    results: Arc<Results>,
     cx: JobContext,
 }
 
 fn world(yaml: &str, dns: &crate::dns::DnsSettings) -> World {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&dir.path().join("state.db")).unwrap());
+    let config = Arc::new(load_str(yaml, "t.yaml").unwrap());
+    let results = Arc::new(Results::new(store.clone(), &config));
+    let metrics = Arc::new(Metrics::new().unwrap());
+    metrics.read_state(results.state().clone());
     let cx = JobContext {
-        config: Arc::new(load_str(yaml, "t.yaml").unwrap()),
-        store: store.clone(),
-        metrics: Arc::new(Metrics::new().unwrap()),
+        config,
+        results: results.clone(),
+        metrics,
         dns: Resolver::new(dns).unwrap(),
         shutdown: CancellationToken::new(),
     };
     World {
         _dir: dir,
         store,
+        results,
         cx,
     }
 }
 
 impl World {
-    /// A fresh daemon's metrics after `restore` with `yaml` as the running configuration.
-    async fn restarted(&self, yaml: &str) -> (Metrics, Restored) {
+    /// A fresh daemon's metrics, its state seeded from the store, with `yaml` as the running
+    /// configuration.
+    async fn restarted(&self, yaml: &str) -> (Metrics, Seeded) {
         let metrics = Metrics::new().unwrap();
         let config = load_str(yaml, "t.yaml").unwrap();
-        let restored = restore(&config, self.store.as_ref(), &metrics)
-            .await
-            .unwrap();
-        (metrics, restored)
+        let (results, seeded) = Results::open(self.store.clone(), &config).await.unwrap();
+        metrics.read_state(results.state().clone());
+        (metrics, seeded)
     }
 }
 
@@ -97,10 +103,10 @@ domains:
 blocklists: {defaults: false}
 ";
 
-fn check(check: &'static str, at: i64, findings: Vec<Finding>) -> CheckReport {
+fn check(check: &str, at: i64, findings: Vec<Finding>) -> CheckReport {
     CheckReport {
         target: "a.test".into(),
-        check,
+        check: check.parse().unwrap(),
         status: crate::findings::worst(&findings),
         record: None,
         findings,
@@ -191,7 +197,7 @@ async fn two_rounds(w: &World) {
             ip("192.0.2.11", vec![no_ptr.clone()]),
         ],
     );
-    store_domain_results(&w.cx, first).await.unwrap();
+    w.results.record_domain_round(first).await.unwrap();
     let second = round(
         "a.test",
         2_000,
@@ -218,7 +224,7 @@ async fn two_rounds(w: &World) {
         },
         vec![ip("192.0.2.10", vec![]), ip("192.0.2.11", vec![no_ptr])],
     );
-    store_domain_results(&w.cx, second).await.unwrap();
+    w.results.record_domain_round(second).await.unwrap();
     // b.test has no sending IP: no ptr series.
     let b = round(
         "b.test",
@@ -227,12 +233,12 @@ async fn two_rounds(w: &World) {
         Facts::default(),
         vec![],
     );
-    store_domain_results(&w.cx, b).await.unwrap();
+    w.results.record_domain_round(b).await.unwrap();
     // A blocklist result stored under the domain is not a posture check.
     w.store
         .save_checks(vec![CheckReport {
             target: "a.test".into(),
-            check: blocklists::CHECK,
+            check: CheckId::Blocklists,
             status: Severity::Ok,
             record: None,
             findings: vec![],
@@ -265,15 +271,14 @@ async fn a_restart_publishes_what_the_rounds_had_published() {
         );
     }
 
-    let (after, restored) = w.restarted(POSTURE).await;
+    let (after, seeded) = w.restarted(POSTURE).await;
     assert_eq!(
         series(&after),
         before,
         "restored series differ from the published ones"
     );
-    assert_eq!(restored.domains, 2);
     // a.test: 5 checks + the blocklist result (read, not published as a check) + 2 ptr; b.test: 1.
-    assert_eq!(restored.results, 9);
+    assert_eq!(seeded.results, 9);
     let text = after.render().unwrap();
     assert!(!text.contains(r#"check="blocklists""#), "{text}");
     assert!(!text.contains(r#"check="ptr",domain="b.test""#));
@@ -326,8 +331,8 @@ blocklists: {defaults: false}
 async fn an_empty_store_restores_nothing() {
     let fake = FakeDns::start().await.unwrap();
     let w = world(POSTURE, &fake.settings());
-    let (after, restored) = w.restarted(POSTURE).await;
-    assert_eq!(restored, Restored::default());
+    let (after, seeded) = w.restarted(POSTURE).await;
+    assert_eq!(seeded, Seeded::default());
     assert!(series(&after).is_empty());
 }
 
@@ -349,13 +354,13 @@ async fn blocklist_series_come_back_listed_clean_or_not_at_all() {
     .unwrap();
     let yaml = blocklist_yaml("bl.test");
     let w = world(&yaml, &fake.settings());
-    super::super::blocklists::round(&w.cx).await.unwrap();
+    BuiltinJob::Blocklists.run(w.cx.clone()).await.unwrap();
     // Round 2: .10 stays listed but its query times out (a 1 stays); .12 was clean and now times out
     // (its 0 is withdrawn); .13 is delisted (0).
     fake.timeout("10.2.0.192.bl.test")
         .timeout("12.2.0.192.bl.test")
         .remove("13.2.0.192.bl.test");
-    super::super::blocklists::round(&w.cx).await.unwrap();
+    BuiltinJob::Blocklists.run(w.cx.clone()).await.unwrap();
     let before = series(&w.cx.metrics);
     let listed = |ip: &str, v: u8| {
         format!(r#"senderscope_blocklist_listed{{target="{ip}",zone="bl.test"}} {v}"#)
@@ -372,7 +377,7 @@ async fn blocklist_series_come_back_listed_clean_or_not_at_all() {
         r#"senderscope_blocklist_zone_healthy{zone="bl.test"} 1"#
     ));
 
-    let (after, restored) = w.restarted(&yaml).await;
+    let (after, seeded) = w.restarted(&yaml).await;
     let blocklist = |lines: Vec<String>| -> Vec<String> {
         lines
             .into_iter()
@@ -380,7 +385,7 @@ async fn blocklist_series_come_back_listed_clean_or_not_at_all() {
             .collect()
     };
     assert_eq!(blocklist(series(&after)), blocklist(before));
-    assert_eq!(restored.listings, 4, "four answers, one of them unknown");
+    assert_eq!(seeded.listings, 1, "one open listing period: 192.0.2.10");
 
     // A zone no longer configured has no series.
     let (after, _) = w.restarted(&blocklist_yaml("other.test")).await;
@@ -389,4 +394,33 @@ async fn blocklist_series_come_back_listed_clean_or_not_at_all() {
         "{:#?}",
         series(&after)
     );
+}
+
+#[tokio::test]
+async fn the_state_changes_only_after_the_store_committed() {
+    let fake = FakeDns::start().await.unwrap();
+    let w = world(POSTURE, &fake.settings());
+    let spf = |at| {
+        round(
+            "a.test",
+            at,
+            vec![check("spf", at, vec![])],
+            Facts::default(),
+            vec![],
+        )
+    };
+    w.results.record_domain_round(spf(1_000)).await.unwrap();
+    let target: Target = "a.test".parse().unwrap();
+    let checked_at = |w: &World| {
+        w.results
+            .state()
+            .read()
+            .result(&target, CheckId::Spf)
+            .map(|c| c.checked_at)
+    };
+    assert_eq!(checked_at(&w), Some(1_000));
+    // A store that cannot commit: the round fails and the state keeps what is stored.
+    w.store.close().await.unwrap();
+    assert!(w.results.record_domain_round(spf(2_000)).await.is_err());
+    assert_eq!(checked_at(&w), Some(1_000));
 }

@@ -1,4 +1,4 @@
--- 0003: ingested reports (docs/ingest.md). Written by the ingest write path (src/ingest/store.rs) on
+-- 0004: ingested reports (docs/ingest.md). Written by the ingest write path (src/ingest/store.rs) on
 -- its own connection. Portable like 0001: TEXT, BIGINT, natural keys, times in Unix seconds, JSON as TEXT.
 
 -- DMARC aggregate reports, one row per report as received. The duplicate key is
