@@ -14,6 +14,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod exposition;
+pub mod reports;
 pub mod serve;
 
 use std::sync::Arc;
@@ -92,13 +93,13 @@ impl AppState {
 /// (`server.*` changes need a restart); the API token is read per request.
 pub fn router(state: AppState) -> Router {
     let server = state.config.borrow().server.clone();
-    let write =
-        Router::new()
-            .route("/-/reload", post(reload))
-            .route_layer(middleware::from_fn_with_state(
-                state.clone(),
-                auth::require_token,
-            ));
+    let write = Router::new()
+        .route("/-/reload", post(reload))
+        .route("/api/v1/reports", post(reports::post))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
     let work = Router::new()
         .route("/metrics", get(metrics))
         .route("/api/v1/status", get(api::status))

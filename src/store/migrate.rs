@@ -39,6 +39,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0004_alert_instances.sql",
         sql: include_str!("migrations/0004_alert_instances.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_ingest.sql",
+        sql: include_str!("migrations/0005_ingest.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

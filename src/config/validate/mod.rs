@@ -10,6 +10,7 @@
 mod alerts;
 mod blocklists;
 mod domains;
+mod ingest;
 mod sections;
 
 use std::path::Path;
@@ -57,6 +58,7 @@ pub(crate) fn validate(
     };
     let blocklists = v.blocklists(raw.blocklists, &root.key("blocklists"));
     let alerts = v.alerts(raw.alerts, &root.key("alerts"), &domains);
+    let ingest = v.ingest(raw.ingest, &root.key("ingest"));
     if v.found.is_empty() && v.environment.is_empty() {
         return Ok(Config {
             server,
@@ -66,6 +68,7 @@ pub(crate) fn validate(
             domains,
             blocklists,
             alerts,
+            ingest,
         });
     }
     Err(v.into_error(text, origin))
