@@ -22,7 +22,7 @@ use super::formats::failure::FailureReport;
 use super::formats::tls_report::TlsReport;
 use super::hash::ContentHash;
 use super::{Admission, ReportKind, ReportSink, Stored};
-use crate::store::SqliteStore;
+use crate::store::{SqliteStore, StoreError};
 
 /// Records per write transaction: large enough to amortise the commit, small enough that the
 /// daemon's own writer never waits long for the lock.
@@ -63,7 +63,13 @@ impl IngestStore {
     /// Open the state database at `path` (applying migrations through the daemon's store first).
     pub fn open(path: &Path) -> Result<IngestStore, IngestError> {
         // Migrations live with the daemon's store; opening it once brings the schema up to date.
-        drop(SqliteStore::open(path).map_err(|e| IngestError::Store(e.to_string()))?);
+        // Inside the daemon the store is already open (and holds the state file's lock): its start
+        // applied the migrations, so this connection opens beside it.
+        match SqliteStore::open(path) {
+            Ok(store) => drop(store),
+            Err(StoreError::Locked(_)) => {}
+            Err(e) => return Err(IngestError::Store(e.to_string())),
+        }
         let conn = Connection::open(path).map_err(store_err("opening the state database"))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(store_err("setting the busy timeout"))?;
