@@ -169,6 +169,11 @@ pub async fn run(source: ConfigSource) -> Result<(), DaemonError> {
         },
         shutdown.clone(),
     ));
+    let _inbox = crate::ingest::sources::dir::spawn(
+        &config_rx.borrow(),
+        metrics.ingest.clone(),
+        shutdown.clone(),
+    );
     let app = http::router(AppState::new(
         config_rx,
         results,

@@ -8,6 +8,7 @@
 //! - [`checks`]: the DNS posture checks (SPF, DKIM, DMARC, MX, PTR, MTA-STS, TLS-RPT, BIMI).
 //! - [`config`]: YAML config read, validated with positions, reloaded through one task.
 //! - [`cli`]: the subcommands (`serve`, `check`, `config validate`); [`daemon`] wires the long-running tasks.
+//! - [`ingest`]: DMARC aggregate, TLS-RPT and failure reports: sniff, decode, parse, store.
 //! - [`results`]: what happens to a result: record history, the store commit, the latest state.
 //! - [`store`]: the state store (`Store` trait, SQLite implementation, migrations).
 //! - [`views`]: the status roll-ups people read, built from the latest state (no HTTP here).
@@ -27,6 +28,7 @@ pub mod dns;
 pub mod events;
 pub mod findings;
 pub mod http;
+pub mod ingest;
 pub mod logging;
 pub mod metrics;
 pub mod posture;

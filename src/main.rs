@@ -21,7 +21,11 @@ fn main() -> ExitCode {
     // took 43 % less CPU and 25 % less wall time so (benches/posture/RESULTS.md).
     let mut builder = match cli.command {
         Command::Serve(_) => tokio::runtime::Builder::new_multi_thread(),
-        Command::Check(_) | Command::Config(_) | Command::Alerts(_) | Command::Suppressions(_) => {
+        Command::Check(_)
+        | Command::Ingest(_)
+        | Command::Config(_)
+        | Command::Alerts(_)
+        | Command::Suppressions(_) => {
             tokio::runtime::Builder::new_current_thread()
         }
     };

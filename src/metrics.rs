@@ -102,6 +102,8 @@ pub struct Metrics {
     pub alert_notifications_total: IntCounterVec,
     /// `senderscope_alert_notifier_up{notifier}`: 1 when the last delivery succeeded.
     pub alert_notifier_up: IntGaugeVec,
+    /// The report ingest families (`ingest::metrics`).
+    pub ingest: crate::ingest::metrics::IngestMetrics,
 }
 
 /// Registration failed: a programming error (duplicate or malformed name), reported at start.
@@ -227,6 +229,8 @@ impl Metrics {
             "1 when the last delivery to a configured notifier succeeded, 0 when it failed.",
             &["notifier"],
         )?;
+        let (ingest, ingest_names) = crate::ingest::metrics::IngestMetrics::register(&b.registry)?;
+        b.names.extend(ingest_names);
         #[cfg(target_os = "linux")]
         {
             let process = prometheus::process_collector::ProcessCollector::for_self();
@@ -255,6 +259,7 @@ impl Metrics {
             alerts,
             alert_notifications_total,
             alert_notifier_up,
+            ingest,
         })
     }
 

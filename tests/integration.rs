@@ -16,6 +16,7 @@ mod harden;
 // Not every suite uses every starter method.
 #[allow(dead_code)]
 mod harness;
+mod ingest;
 mod posture;
 mod scheduler;
 mod spf_suite;

@@ -2,6 +2,8 @@
 //! with one entry point returning the process exit code. `main` chooses how errors print.
 //!
 //! - `serve [-c FILE] [--log-format human|json]`: run the daemon ([`serve`]).
+//! - `ingest FILE|DIR… [-c FILE] [--dry-run] [--format text|json]`: read reports into the store
+//!   ([`ingest`]).
 //! - `config validate [-c FILE]`: exit 0 when the file is valid, 1 with every problem on stderr
 //!   ([`validate`]).
 //! - `suppressions export [-c FILE] [--format csv|json]`: print the suppression list
@@ -13,6 +15,7 @@
 
 pub mod alerts;
 pub mod check;
+pub mod ingest;
 pub mod serve;
 pub mod suppressions;
 pub mod validate;
@@ -40,6 +43,8 @@ pub enum Command {
     /// One-shot DNS posture checks of domains and sending IPs, and blocklists with --blocklist (no
     /// daemon, no store).
     Check(check::CheckArgs),
+    /// Read DMARC aggregate, TLS and failure reports from files into the store.
+    Ingest(ingest::IngestArgs),
     /// Work with the configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -81,6 +86,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             eprintln!("senderscope: {e:#}");
             Ok(check::USAGE_ERROR)
         }),
+        Command::Ingest(args) => ingest::run(args).await,
         Command::Config(ConfigCommand::Validate(args)) => Ok(validate::run(args)),
         Command::Suppressions(SuppressionsCommand::Export(args)) => suppressions::run(args),
         Command::Alerts(AlertsCommand::Test(args)) => alerts::test(args).await,

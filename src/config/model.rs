@@ -31,6 +31,27 @@ pub struct Config {
     pub events: crate::events::settings::EventSettings,
     /// Alert rules and notifiers (docs/alerts.md).
     pub alerts: crate::alerts::AlertSettings,
+    /// How reports are taken in.
+    pub ingest: IngestSettings,
+}
+
+/// `ingest:` (docs/ingest.md).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IngestSettings {
+    /// Bounds on every input.
+    pub limits: crate::ingest::Limits,
+    /// A watched directory, if any.
+    pub directory: Option<IngestDirectory>,
+}
+
+/// `ingest.directory`: files dropped here are ingested, then moved to `processed/` or `failed/`
+/// beside it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IngestDirectory {
+    /// The directory watched.
+    pub path: PathBuf,
+    /// A file is read once its size has not changed for this long (or at once after a rename in).
+    pub settle: Duration,
 }
 
 /// `server:`.

@@ -20,7 +20,7 @@ pub(super) use alerts::*;
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping of sections (server, state, dns, schedule, domains, blocklists, alerts)"
+    expecting = "a mapping of sections (server, state, dns, schedule, domains, blocklists, alerts, ingest)"
 )]
 pub(super) struct RawConfig {
     #[serde(default, deserialize_with = "or_default")]
@@ -40,6 +40,8 @@ pub(super) struct RawConfig {
     pub events: RawEvents,
     #[serde(default, deserialize_with = "or_default")]
     pub alerts: RawAlerts,
+    #[serde(default, deserialize_with = "or_default")]
+    pub ingest: RawIngest,
 }
 
 /// `server:`.
@@ -265,6 +267,29 @@ pub(super) struct RawPostfixLog {
     pub path: String,
 }
 
+/// `ingest:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping")]
+pub(super) struct RawIngest {
+    #[serde(default)]
+    pub directory: Option<RawIngestDirectory>,
+    #[serde(default = "default_max_report_bytes")]
+    pub max_report_bytes: String,
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: String,
+    #[serde(default = "default_max_records")]
+    pub max_records: u64,
+}
+
+/// `ingest.directory`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping with a path")]
+pub(super) struct RawIngestDirectory {
+    pub path: String,
+    #[serde(default = "default_settle")]
+    pub settle: String,
+}
+
 // Defaults. config/senderscope.yaml states each of them; a test checks that it agrees.
 
 fn default_listen() -> String {
@@ -349,6 +374,29 @@ fn default_soft_bounces() -> u64 {
 }
 fn default_soft_within() -> String {
     "7d".into()
+}
+fn default_max_report_bytes() -> String {
+    "1GiB".into()
+}
+fn default_max_message_bytes() -> String {
+    "64MiB".into()
+}
+fn default_max_records() -> u64 {
+    5_000_000
+}
+fn default_settle() -> String {
+    "2s".into()
+}
+
+impl Default for RawIngest {
+    fn default() -> Self {
+        RawIngest {
+            directory: None,
+            max_report_bytes: default_max_report_bytes(),
+            max_message_bytes: default_max_message_bytes(),
+            max_records: default_max_records(),
+        }
+    }
 }
 
 impl Default for RawServer {

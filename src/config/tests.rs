@@ -124,6 +124,8 @@ fn bundled_config_states_the_code_defaults() {
     );
     assert_eq!(bundled.alerts, defaults.alerts);
     assert_eq!(defaults.alerts, crate::alerts::AlertSettings::default());
+    assert_eq!(bundled.ingest, defaults.ingest);
+    assert_eq!(defaults.ingest.limits, crate::ingest::Limits::default());
     // The DNS layer's own defaults agree with the config's.
     assert_eq!(defaults.dns, crate::dns::DnsSettings::default());
     let domain = &bundled.domains[0];

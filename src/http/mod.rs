@@ -15,6 +15,7 @@ pub mod auth;
 pub mod error;
 pub mod events;
 pub mod exposition;
+pub mod reports;
 pub mod serve;
 pub mod webhooks;
 
@@ -95,13 +96,13 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let server = state.config.borrow().server.clone();
     let events = events::EventsState::new(&state);
-    let write =
-        Router::new()
-            .route("/-/reload", post(reload))
-            .route_layer(middleware::from_fn_with_state(
-                state.clone(),
-                auth::require_token,
-            ));
+    let write = Router::new()
+        .route("/-/reload", post(reload))
+        .route("/api/v1/reports", post(reports::post))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
     let work = Router::new()
         .route("/metrics", get(metrics))
         .route("/api/v1/status", get(api::status))

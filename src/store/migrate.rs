@@ -41,8 +41,13 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 5,
-        name: "0005_events.sql",
-        sql: include_str!("migrations/0005_events.sql"),
+        name: "0005_ingest.sql",
+        sql: include_str!("migrations/0005_ingest.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "0006_events.sql",
+        sql: include_str!("migrations/0006_events.sql"),
     },
 ];
 

@@ -107,8 +107,15 @@ async fn listing_shows_in_metrics_and_status_and_delisting_ends_it() {
     let (cfg, path) = config(dir.path(), port);
     let d = Daemon::start(&path, cfg.port, &[]);
 
+    // A round's targets are committed (and published) as they finish: wait for the whole round.
     let scrape = d.wait_for("/metrics", Duration::from_secs(20), |r| {
-        r.body.contains(&series("192.0.2.10", "ip.bl.test"))
+        [
+            ("192.0.2.10", "ip.bl.test"),
+            ("192.0.2.11", "ip.bl.test"),
+            ("listed.test", "dom.bl.test"),
+        ]
+        .iter()
+        .all(|(target, zone)| r.body.contains(&series(target, zone)))
     });
     for (target, zone, value) in [
         ("192.0.2.10", "ip.bl.test", 1),

@@ -11,6 +11,7 @@ mod alerts;
 mod blocklists;
 mod domains;
 mod events;
+mod ingest;
 mod sections;
 
 use std::path::Path;
@@ -59,6 +60,7 @@ pub(crate) fn validate(
     let blocklists = v.blocklists(raw.blocklists, &root.key("blocklists"));
     let events = v.events(raw.events, &root.key("events"));
     let alerts = v.alerts(raw.alerts, &root.key("alerts"), &domains);
+    let ingest = v.ingest(raw.ingest, &root.key("ingest"));
     if v.found.is_empty() && v.environment.is_empty() {
         return Ok(Config {
             server,
@@ -69,6 +71,7 @@ pub(crate) fn validate(
             blocklists,
             events,
             alerts,
+            ingest,
         });
     }
     Err(v.into_error(text, origin))

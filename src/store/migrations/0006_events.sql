@@ -1,4 +1,4 @@
--- 0005: bounce, complaint and delivery counts (docs/bounces.md), written by the events module on its
+-- 0006: bounce, complaint and delivery counts (docs/bounces.md), written by the events module on its
 -- own connection.
 --
 -- event_buckets: one row per UTC minute and (sending domain, mailbox provider, event, type, reason);

@@ -1,0 +1,288 @@
+//! The pipeline of one input: sniff, decode layer by layer (bounded), parse, hand to the sink. Each
+//! report of an input stands alone: one that fails does not stop the others, and each refusal is kept
+//! with its reason.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+
+use mail_parser::{Message, MessageParser};
+
+use super::decode::{Budget, ZipMembers, gunzip, read_bounded};
+use super::error::IngestError;
+use super::formats::aggregate_model::{AggregateMeta, AggregateRecord};
+use super::formats::dmarc_aggregate::{self, RecordSink};
+use super::formats::{failure, tls_report};
+use super::hash::{ContentHash, HashingReader};
+use super::limits::Limits;
+use super::message::{Candidate, FailureSource, Route, from_address, route};
+use super::outcome::{Breakdown, Found, InputOutcome};
+use super::sniff::{Sniffed, skip_preamble, sniff};
+use super::text::{SourceEncoding, Utf8Repair};
+use super::{Admission, ReportKind, ReportSink, Stored};
+
+/// Read every report in `input` into `sink`. Never panics and never returns early: whatever happens
+/// is in the outcome.
+pub fn ingest(input: &mut dyn BufRead, limits: &Limits, sink: &mut dyn ReportSink) -> InputOutcome {
+    let mut run = Run {
+        limits,
+        sink,
+        budget: Budget::new(limits),
+        outcome: InputOutcome::default(),
+    };
+    if let Err(e) = run.visit(input, 0) {
+        run.outcome.errors.push(e);
+    }
+    run.outcome
+}
+
+struct Run<'a> {
+    limits: &'a Limits,
+    sink: &'a mut dyn ReportSink,
+    budget: Budget,
+    outcome: InputOutcome,
+}
+
+impl Run<'_> {
+    fn visit(&mut self, reader: &mut dyn BufRead, layer: usize) -> Result<(), IngestError> {
+        if layer > self.limits.max_layers {
+            return Err(IngestError::TooLarge {
+                what: "container nesting",
+                limit: self.limits.max_layers as u64,
+            });
+        }
+        if self.outcome.reports.len() >= self.limits.max_reports {
+            return Err(IngestError::TooLarge {
+                what: "report count of one input",
+                limit: self.limits.max_reports as u64,
+            });
+        }
+        let head = skip_preamble(reader).map_err(IngestError::from_io)?;
+        if head.is_empty() {
+            return Err(IngestError::NotAReport("the input is empty".into()));
+        }
+        match sniff(head) {
+            Sniffed::Gzip => {
+                let mut inner = BufReader::new(gunzip(reader, &self.budget, self.limits));
+                self.visit(&mut inner, layer + 1)
+            }
+            Sniffed::Zip => self.zip(reader, layer),
+            Sniffed::Xml => self.aggregate(reader),
+            Sniffed::Json => self.tls(reader),
+            Sniffed::Message => {
+                let bytes = read_bounded(reader, self.limits)?;
+                let message = MessageParser::new().parse(&bytes).ok_or_else(|| {
+                    IngestError::NotAReport("the input is not a readable message".into())
+                })?;
+                self.message(&message, layer)
+            }
+            Sniffed::Unknown => Err(IngestError::NotAReport(describe(head))),
+        }
+    }
+
+    fn zip(&mut self, reader: &mut dyn BufRead, layer: usize) -> Result<(), IngestError> {
+        let bytes = read_bounded(reader, self.limits)?;
+        let mut zip = ZipMembers::open(bytes, self.limits)?;
+        for i in 0..zip.len() {
+            let Some((name, bytes)) = zip.read(i, &self.budget, self.limits)? else {
+                continue;
+            };
+            if let Err(e) = self.visit(&mut bytes.as_slice(), layer + 1) {
+                self.outcome
+                    .errors
+                    .push(in_part(&format!("zip member {name:?}"), e));
+            }
+        }
+        Ok(())
+    }
+
+    fn aggregate(&mut self, reader: &mut dyn BufRead) -> Result<(), IngestError> {
+        let encoding = SourceEncoding::declared_in(reader.fill_buf().map_err(IngestError::Io)?);
+        let mut hashing = HashingReader::new(reader, self.limits.max_decompressed_bytes);
+        let mut text = Utf8Repair::new(&mut hashing, encoding);
+        let mut adapter = Adapter {
+            sink: &mut *self.sink,
+            admission: None,
+            tally: HashMap::new(),
+        };
+        let parsed = dmarc_aggregate::parse(&mut text, self.limits, &mut adapter);
+        let repaired = text.repaired();
+        let began = adapter.admission.is_some();
+        let mut breakdown: Vec<(Breakdown, u64)> = adapter.tally.into_iter().collect();
+        breakdown.sort();
+        let result = parsed.and_then(|summary| {
+            let hash = hashing.finish().map_err(IngestError::from_io)?;
+            Ok((summary, hash))
+        });
+        let (mut summary, hash) = match result {
+            Ok(ok) => ok,
+            Err(e) => {
+                if began {
+                    self.sink.abort_aggregate();
+                }
+                if !matches!(e, IngestError::NotAReport(_)) {
+                    self.outcome.attempted = Some(ReportKind::DmarcAggregate);
+                }
+                return Err(e);
+            }
+        };
+        if repaired > 0 {
+            summary.warnings.push(format!(
+                "{repaired} byte(s) were not valid UTF-8 and were read as windows-1252"
+            ));
+        }
+        let stored = self.sink.finish_aggregate(&summary, &hash)?;
+        if stored != Stored::New {
+            breakdown.clear();
+        }
+        let meta = &summary.meta;
+        self.outcome.reports.push(Found {
+            kind: ReportKind::DmarcAggregate,
+            stored,
+            reporter: meta.reporter(),
+            report_id: meta.report_id.clone(),
+            domain: Some(meta.policy.domain.clone()),
+            records: summary.records,
+            messages: summary.messages,
+            breakdown,
+        });
+        self.outcome.warnings.merge(summary.warnings);
+        Ok(())
+    }
+
+    fn tls(&mut self, reader: &mut dyn BufRead) -> Result<(), IngestError> {
+        let bytes = read_bounded(reader, self.limits)?;
+        let report = tls_report::parse(&bytes, &mut self.outcome.warnings).inspect_err(|e| {
+            if !matches!(e, IngestError::NotAReport(_)) {
+                self.outcome.attempted = Some(ReportKind::TlsReport);
+            }
+        })?;
+        let stored = self.sink.tls_report(&report, &ContentHash::of(&bytes))?;
+        self.outcome.reports.push(Found {
+            kind: ReportKind::TlsReport,
+            reporter: report.organization.to_ascii_lowercase(),
+            report_id: report.report_id.clone(),
+            domain: report.policy_domain().map(str::to_owned),
+            records: report.policies.len() as u64,
+            messages: report.successful_sessions() + report.failed_sessions(),
+            breakdown: if stored == Stored::New {
+                vec![
+                    (
+                        Breakdown::TlsSessions("successful"),
+                        report.successful_sessions(),
+                    ),
+                    (Breakdown::TlsSessions("failed"), report.failed_sessions()),
+                ]
+            } else {
+                Vec::new()
+            },
+            stored,
+        });
+        Ok(())
+    }
+
+    fn message(&mut self, message: &Message<'_>, layer: usize) -> Result<(), IngestError> {
+        match route(message) {
+            Route::Reports(candidates) => {
+                if candidates.is_empty() {
+                    return Err(IngestError::NotAReport(
+                        "no DMARC, TLS-RPT, ARF or DSN content found in the message".into(),
+                    ));
+                }
+                for (i, candidate) in candidates.into_iter().enumerate() {
+                    let result = match candidate {
+                        Candidate::Bytes(mut bytes) => self.visit(&mut bytes, layer + 1),
+                        Candidate::Message(inner) if layer < self.limits.max_layers => {
+                            self.message(inner, layer + 1)
+                        }
+                        Candidate::Message(_) => Err(IngestError::TooLarge {
+                            what: "message nesting",
+                            limit: self.limits.max_layers as u64,
+                        }),
+                    };
+                    if let Err(e) = result {
+                        self.outcome
+                            .errors
+                            .push(in_part(&format!("MIME part {}", i + 1), e));
+                    }
+                }
+                Ok(())
+            }
+            Route::DmarcFailure(source) => {
+                self.outcome.attempted = Some(ReportKind::DmarcFailure);
+                let reporter = from_address(message);
+                let report = match source {
+                    FailureSource::Arf(fields) => failure::parse_arf(fields, reporter)?,
+                    FailureSource::PlainText(text) => failure::parse_plain_text(text, reporter)?,
+                };
+                let stored = self
+                    .sink
+                    .failure_report(&report, &ContentHash::of(message.raw_message()))?;
+                self.outcome.reports.push(Found {
+                    kind: ReportKind::DmarcFailure,
+                    stored,
+                    reporter: report.reporter.clone().unwrap_or_default(),
+                    report_id: report.identity(),
+                    domain: report.reported_domain.clone(),
+                    records: 1,
+                    messages: 1,
+                    breakdown: Vec::new(),
+                });
+                Ok(())
+            }
+            Route::Unknown(reason) => Err(IngestError::NotAReport(reason)),
+        }
+    }
+}
+
+/// Say which part of an input a refusal came from.
+fn in_part(part: &str, e: IngestError) -> IngestError {
+    match e {
+        IngestError::Malformed(m) => IngestError::Malformed(format!("{part}: {m}")),
+        IngestError::NotAReport(m) => IngestError::NotAReport(format!("{part}: {m}")),
+        other => other,
+    }
+}
+
+/// A refusal for content that is none of the known formats, quoting its start.
+fn describe(head: &[u8]) -> String {
+    let shown: String = String::from_utf8_lossy(&head[..head.len().min(24)])
+        .chars()
+        .map(|c| if c.is_control() { '.' } else { c })
+        .collect();
+    format!(
+        "not a report: the content starts with {shown:?} (not XML, JSON, gzip, zip or a message)"
+    )
+}
+
+/// Connects the streaming parser to the sink, remembering whether the report's records are wanted.
+struct Adapter<'s> {
+    sink: &'s mut dyn ReportSink,
+    admission: Option<Admission>,
+    /// Messages by (disposition, DKIM aligned, SPF aligned), for the metrics.
+    tally: HashMap<Breakdown, u64>,
+}
+
+impl RecordSink for Adapter<'_> {
+    fn begin(&mut self, meta: &AggregateMeta) -> Result<(), IngestError> {
+        self.admission = Some(self.sink.begin_aggregate(meta)?);
+        Ok(())
+    }
+
+    fn records(&mut self, batch: &[AggregateRecord]) -> Result<(), IngestError> {
+        if self.admission != Some(Admission::Store) {
+            return Ok(());
+        }
+        for r in batch {
+            let key = Breakdown::Dmarc(
+                r.disposition.as_str(),
+                r.dkim_aligned.as_str(),
+                r.spf_aligned.as_str(),
+            );
+            *self.tally.entry(key).or_default() += r.count;
+        }
+        self.sink.aggregate_records(batch)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,54 @@
+//! One ingest writer per state database in the process, shared by the sources (the watched
+//! directory, `POST /api/v1/reports`): SQLite takes one writer at a time anyway, and one connection
+//! keeps the duplicate check and the insert of a report in the same serial order.
+
+use std::collections::HashMap;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use super::outcome::InputOutcome;
+use super::store::IngestStore;
+use super::{IngestError, Limits, ingest};
+
+type Shared = Arc<Mutex<IngestStore>>;
+
+static WRITERS: OnceLock<Mutex<HashMap<PathBuf, Shared>>> = OnceLock::new();
+
+/// The process's writer for the database at `path`, opened on first use.
+pub fn writer(path: &Path) -> Result<Shared, IngestError> {
+    let writers = WRITERS.get_or_init(Mutex::default);
+    let mut writers = writers.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(w) = writers.get(path) {
+        return Ok(w.clone());
+    }
+    let w = Arc::new(Mutex::new(IngestStore::open(path)?));
+    writers.insert(path.to_owned(), w.clone());
+    Ok(w)
+}
+
+/// Ingest one input into the database at `path` (blocking: call from a blocking thread). The
+/// outcome is final: every report in it is committed (or refused) when this returns.
+pub fn ingest_into(path: &Path, limits: &Limits, input: &mut dyn BufRead) -> InputOutcome {
+    let writer = match writer(path) {
+        Ok(w) => w,
+        Err(e) => {
+            return InputOutcome {
+                errors: vec![e],
+                ..InputOutcome::default()
+            };
+        }
+    };
+    let mut store = writer.lock().unwrap_or_else(PoisonError::into_inner);
+    ingest(input, limits, &mut *store)
+}
+
+impl InputOutcome {
+    /// Whether the failure is ours (the store, a read error), not the input's: the input must then
+    /// stay where it is for a retry, not be quarantined.
+    pub fn is_transient(&self) -> bool {
+        self.errors
+            .iter()
+            .any(|e| matches!(e, IngestError::Store(_) | IngestError::Io(_)))
+    }
+}
