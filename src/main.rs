@@ -25,9 +25,7 @@ fn main() -> ExitCode {
         | Command::Ingest(_)
         | Command::Config(_)
         | Command::Alerts(_)
-        | Command::Suppressions(_) => {
-            tokio::runtime::Builder::new_current_thread()
-        }
+        | Command::Suppressions(_) => tokio::runtime::Builder::new_current_thread(),
     };
     let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
