@@ -78,7 +78,17 @@ pub(super) fn apply(conn: &mut Connection) -> Result<usize, StoreError> {
             name: m.name,
             source: std::sync::Arc::new(e),
         };
-        let tx = conn.transaction().map_err(fail)?;
+        // IMMEDIATE takes the write lock before the version is read again, so two processes
+        // opening one new database (the daemon and a CLI beside it) cannot both apply a step.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(fail)?;
+        let now: u32 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(fail)?;
+        if now >= m.version {
+            continue;
+        }
         tx.execute_batch(m.sql).map_err(fail)?;
         // `PRAGMA user_version` takes no bound parameters; the value is our own constant.
         tx.execute_batch(&format!("PRAGMA user_version = {}", m.version))

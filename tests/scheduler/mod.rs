@@ -193,9 +193,19 @@ async fn failing_panicking_and_hanging_jobs_are_counted_and_the_rest_go_on() {
     };
     let stop = CancellationToken::new();
     let task = tokio::spawn(scheduler::run(h.deps.take().unwrap(), plan, stop.clone()));
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-
     let m = &h.metrics;
+    // Poll rather than sleep a fixed time: on a loaded machine (or with RUST_BACKTRACE=1, which
+    // makes every caught panic slow) the turns come later, but they must all come.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while tokio::time::Instant::now() < deadline
+        && !(runs(m, "test_ok", "ok") >= 5
+            && runs(m, "test_fail", "failed") >= 5
+            && runs(m, "test_panic", "panic") >= 5
+            && runs(m, "test_hang", "timeout") >= 2)
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
     assert!(
         runs(m, "test_ok", "ok") >= 5,
         "the healthy job kept running"
