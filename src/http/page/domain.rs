@@ -29,12 +29,17 @@ pub(crate) fn render(d: &DomainDetail, extras: &Extras) -> Markup {
             p { "Not checked yet." }
         }
         @for c in &d.checks {
-            (check(c))
+            (check(None, c))
         }
         h2 { "Blocklist listings" }
         (listings_table(&listings))
         h2 { "Sending IPs" }
         (overview::ips(&d.ips))
+        @for ip in &d.ips {
+            @for c in &ip.checks {
+                (check(Some(&ip.ip), c))
+            }
+        }
         h2 { "Bounce and complaint rates" }
         (overview::rates(&extras.rates, Some(&d.domain)))
         (providers(&extras.rates, &d.domain))
@@ -55,10 +60,20 @@ pub(crate) fn unknown(name: &str) -> Markup {
     )
 }
 
-fn check(c: &CheckDetail) -> Markup {
+/// One check in full; `ip` names the sending IP (or range) of an IP-scoped check.
+fn check(ip: Option<&str>, c: &CheckDetail) -> Markup {
+    let name = match ip {
+        Some(ip) => format!("{ip} {}", c.check.as_str()),
+        None => c.check.as_str().to_owned(),
+    };
+    // Ids stay valid tokens whatever the IP text holds (`:` and `/` of IPv6 ranges).
+    let id: String = format!("check-{name}")
+        .chars()
+        .map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '-' })
+        .collect();
     html! {
-        section aria-labelledby={ "check-" (c.check.as_str()) } {
-            h3 id={ "check-" (c.check.as_str()) } { (c.check.as_str()) ": " (layout::severity(c.status)) }
+        section aria-labelledby=(id) {
+            h3 id=(id) { (name) ": " (layout::severity(c.status)) }
             p class="note" {
                 "Checked " (layout::time(c.checked_at)) "; the same result since " (layout::time(c.since)) "."
             }
@@ -69,7 +84,7 @@ fn check(c: &CheckDetail) -> Markup {
                 p { "No findings." }
             } @else {
                 table {
-                    caption { "Findings of the " (c.check.as_str()) " check" }
+                    caption { "Findings of the " (name) " check" }
                     thead { tr {
                         th scope="col" { "Code" }
                         th scope="col" { "Severity" }
