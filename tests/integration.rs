@@ -10,6 +10,7 @@ mod blocklists;
 mod config;
 mod daemon;
 mod dns;
+mod e2e;
 mod events;
 mod golden;
 mod harden;

@@ -1,4 +1,4 @@
-//! `GET /api/v1/alerts`: the alert engine's pending and firing alerts (docs/api.md), read from the
+//! `GET /api/v1/alerts` ([`active`], also read by the status page): the alert engine's pending and firing alerts (docs/api.md), read from the
 //! store the engine writes every change to, so the answer survives restarts and needs no handle on
 //! the engine task.
 
@@ -11,6 +11,7 @@ use super::AppState;
 use super::error::ApiError;
 use crate::alerts::lifecycle::{AlertRecord, Phase};
 use crate::alerts::rules::rfc3339;
+use crate::store::{Store, StoreError};
 
 /// The answer.
 #[derive(Debug, Serialize)]
@@ -38,7 +39,7 @@ pub struct AlertView {
 
 /// `GET /api/v1/alerts`.
 pub async fn list(State(state): State<AppState>) -> Result<Json<AlertList>, ApiError> {
-    let stored = state.store.alerts().await.map_err(|e| {
+    let alerts = active(state.store.as_ref()).await.map_err(|e| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "store_unavailable",
@@ -46,6 +47,12 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<AlertList>, ApiE
         )
         .with_detail(e)
     })?;
+    Ok(Json(AlertList { alerts }))
+}
+
+/// The pending and firing alerts, firing first (what `GET /api/v1/alerts` and the status page show).
+pub async fn active(store: &dyn Store) -> Result<Vec<AlertView>, StoreError> {
+    let stored = store.alerts().await?;
     let mut alerts: Vec<AlertView> = stored
         .into_iter()
         .filter_map(|a| serde_json::from_value::<AlertRecord>(a.record).ok())
@@ -60,5 +67,5 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<AlertList>, ApiE
         .collect();
     // Firing before pending; the store already sorts by key within each.
     alerts.sort_by_key(|a| a.state != "firing");
-    Ok(Json(AlertList { alerts }))
+    Ok(alerts)
 }

@@ -26,7 +26,7 @@ use super::AppState;
 use super::auth;
 use super::error::ApiError;
 use crate::events::metrics::RateSource;
-use crate::events::rates::rates;
+use crate::events::rates::{DomainRates, rates};
 use crate::events::store::{EventStore, LazyEventStore, RecordOutcome, Recorded};
 use crate::events::suppress::to_csv;
 use crate::events::webhooks::mailgun::ReplayCache;
@@ -293,16 +293,24 @@ async fn remove_suppression(
 }
 
 async fn get_rates(State(s): State<EventsState>) -> Result<Json<serde_json::Value>, ApiError> {
-    let (windows, thresholds, domains) = {
-        let c = s.app.config.borrow();
-        (
-            c.events.windows.clone(),
-            c.events.thresholds,
-            configured_domains(&c),
-        )
-    };
-    let rows = s
-        .blocking(move |store| rates(store, now(), &windows, &thresholds, &domains))
-        .await?;
+    let rows = s.rates().await?;
     Ok(Json(json!({"rates": rows})))
+}
+
+impl EventsState {
+    /// Every configured domain's rates in every window, now (`GET /api/v1/events/rates` and the
+    /// status page).
+    pub async fn rates(&self) -> Result<Vec<DomainRates>, ApiError> {
+        let s = self;
+        let (windows, thresholds, domains) = {
+            let c = s.app.config.borrow();
+            (
+                c.events.windows.clone(),
+                c.events.thresholds,
+                configured_domains(&c),
+            )
+        };
+        s.blocking(move |store| rates(store, now(), &windows, &thresholds, &domains))
+            .await
+    }
 }

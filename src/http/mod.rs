@@ -1,7 +1,8 @@
 //! The HTTP server: `fn router(state) -> Router` (tested with `oneshot`), served by the daemon on a bound
 //! listener with its shutdown token.
 //!
-//! - `/metrics`, `/healthz`, `/readyz`, `POST /-/reload` (here); `/api/v1/*` ([`api`]).
+//! - `/metrics`, `/healthz`, `/readyz`, `POST /-/reload` (here); `/api/v1/*` ([`api`]); the HTML
+//!   status page `/` and `/domains/{domain}` ([`page`]).
 //! - [`auth`]: bearer token for write endpoints; [`error`]: client message vs log detail;
 //!   [`exposition`]: `/metrics` rendering shared between concurrent scrapes.
 //! - [`serve`]: the accept loop with a connection limit, header-read and idle timeouts.
@@ -15,6 +16,7 @@ pub mod auth;
 pub mod error;
 pub mod events;
 pub mod exposition;
+pub mod page;
 pub mod reports;
 pub mod serve;
 pub mod webhooks;
@@ -109,6 +111,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/domains/{domain}", get(api::domain))
         .route("/api/v1/alerts", get(alerts::list))
         .merge(write)
+        .merge(page::router(events.clone()))
         .merge(events::router(events.clone()))
         .merge(webhooks::router(events))
         .fallback(not_found)
@@ -161,11 +164,12 @@ async fn deadline(State(limit): State<Duration>, request: Request, next: Next) -
 async fn json_errors(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status();
+    // The status page's own errors are HTML pages (an unknown domain is an HTML 404).
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
     }

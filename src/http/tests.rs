@@ -22,14 +22,14 @@ domains:
   - name: never.test
 ";
 
-struct Fixture {
+pub(super) struct Fixture {
     _dir: tempfile::TempDir,
-    state: AppState,
-    store: Arc<SqliteStore>,
+    pub(super) state: AppState,
+    pub(super) store: Arc<SqliteStore>,
     reloads: mpsc::Receiver<ReloadRequest>,
 }
 
-fn fixture(token: Option<&str>) -> Fixture {
+pub(super) fn fixture(token: Option<&str>) -> Fixture {
     let mut config = load_str(YAML, "test.yaml").unwrap();
     config.server.api_token = token.map(Secret::new);
     let dir = tempfile::tempdir().unwrap();
@@ -49,7 +49,7 @@ fn fixture(token: Option<&str>) -> Fixture {
     }
 }
 
-async fn call(
+pub(super) async fn call(
     state: &AppState,
     method: Method,
     uri: &str,
@@ -84,7 +84,7 @@ async fn get_json(state: &AppState, uri: &str) -> (StatusCode, serde_json::Value
     (status, serde_json::from_slice(&body).unwrap())
 }
 
-fn report(target: &str, check: &str, severity: Option<Severity>) -> CheckReport {
+pub(super) fn report(target: &str, check: &str, severity: Option<Severity>) -> CheckReport {
     let findings: Vec<Finding> = severity
         .map(|s| vec![Finding::new(FindingCode::SpfMissing, s, "no SPF record")])
         .unwrap_or_default();

@@ -238,6 +238,8 @@ pub struct DomainDetail {
     pub checks: Vec<CheckDetail>,
     /// The domain's sending IPs, with their PTR/FCrDNS results in full.
     pub ips: Vec<IpEntry<CheckDetail>>,
+    /// Open blocklist listings of the domain name itself (domain zones); its IPs' are under `ips`.
+    pub listings: Vec<ListingPeriod>,
 }
 
 /// One check's latest result in full.
@@ -544,5 +546,6 @@ pub fn domain(config: &Config, s: &Snapshot, name: &DomainName) -> Option<Domain
         dkim_selectors: settings.dkim_selectors.clone(),
         checks: mine.into_iter().map(detail).collect(),
         ips,
+        listings: s.open_listings(name.as_str()).cloned().collect(),
     })
 }

@@ -1,12 +1,14 @@
 //! Typed starters for real servers on free loopback ports. Each waits until ready and stops on drop.
 
 pub mod alertmanager;
+pub mod chromium;
 pub mod cli;
 pub mod daemon;
 pub mod dns_relay;
 pub mod hostile_dns;
 pub mod https;
 pub mod nsd;
+pub mod prometheus;
 pub mod rbldnsd;
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};

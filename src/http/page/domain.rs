@@ -1,0 +1,175 @@
+//! `GET /domains/{domain}`: one domain as `/api/v1/domains/{domain}` shows it: status, every check
+//! with its findings (each message says what is wrong and how to fix it), open blocklist listings
+//! of the domain and its IPs, its rates per mailbox provider, and its active alerts.
+
+use maud::{Markup, html};
+
+use super::Extras;
+use super::layout::{self, page};
+use super::overview;
+use crate::events::rates::DomainRates;
+use crate::store::ListingPeriod;
+use crate::views::{CheckDetail, DomainDetail};
+
+/// The page of one configured domain.
+pub(crate) fn render(d: &DomainDetail, extras: &Extras) -> Markup {
+    let listings: Vec<&ListingPeriod> = d
+        .listings
+        .iter()
+        .chain(d.ips.iter().flat_map(|i| &i.listings))
+        .collect();
+    let body = html! {
+        p { "Status: " (layout::status(d.status)) }
+        p { (d.summary) }
+        @if !d.dkim_selectors.is_empty() {
+            p { "DKIM selectors checked: " (d.dkim_selectors.join(", ")) }
+        }
+        h2 { "Checks" }
+        @if d.checks.is_empty() {
+            p { "Not checked yet." }
+        }
+        @for c in &d.checks {
+            (check(None, c))
+        }
+        h2 { "Blocklist listings" }
+        (listings_table(&listings))
+        h2 { "Sending IPs" }
+        (overview::ips(&d.ips))
+        @for ip in &d.ips {
+            @for c in &ip.checks {
+                (check(Some(&ip.ip), c))
+            }
+        }
+        h2 { "Bounce and complaint rates" }
+        (overview::rates(&extras.rates, Some(&d.domain)))
+        (providers(&extras.rates, &d.domain))
+        h2 { "Active alerts" }
+        (overview::alerts(&extras.alerts, Some(&d.domain)))
+    };
+    page(&d.domain, body)
+}
+
+/// The 404 page for a name that is not a configured domain.
+pub(crate) fn unknown(name: &str) -> Markup {
+    page(
+        "Unknown domain",
+        html! {
+            p { "“" (name) "” is not a domain in the running configuration." }
+            p { a href="/" { "All configured domains" } }
+        },
+    )
+}
+
+/// One check in full; `ip` names the sending IP (or range) of an IP-scoped check.
+fn check(ip: Option<&str>, c: &CheckDetail) -> Markup {
+    let name = match ip {
+        Some(ip) => format!("{ip} {}", c.check.as_str()),
+        None => c.check.as_str().to_owned(),
+    };
+    // Ids stay valid tokens whatever the IP text holds (`:` and `/` of IPv6 ranges).
+    let id: String = format!("check-{name}")
+        .chars()
+        .map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '-' })
+        .collect();
+    html! {
+        section aria-labelledby=(id) {
+            h3 id=(id) { (name) ": " (layout::severity(c.status)) }
+            p class="note" {
+                "Checked " (layout::time(c.checked_at)) "; the same result since " (layout::time(c.since)) "."
+            }
+            @if let Some(record) = &c.record {
+                p { "Record: " code { (record) } }
+            }
+            @if c.findings.is_empty() {
+                p { "No findings." }
+            } @else {
+                table {
+                    caption { "Findings of the " (name) " check" }
+                    thead { tr {
+                        th scope="col" { "Code" }
+                        th scope="col" { "Severity" }
+                        th scope="col" { "What is wrong and how to fix it" }
+                    } }
+                    tbody {
+                        @for f in &c.findings {
+                            tr {
+                                th scope="row" { code { (f.code) } }
+                                td { (layout::severity(f.severity)) }
+                                td { (f.message) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn listings_table(listings: &[&ListingPeriod]) -> Markup {
+    html! {
+        @if listings.is_empty() {
+            p { "Not listed on any checked zone." }
+        } @else {
+            table {
+                caption { "Open listings of the domain and its sending IPs" }
+                thead { tr {
+                    th scope="col" { "Listed" }
+                    th scope="col" { "Zone" }
+                    th scope="col" { "Answer" }
+                    th scope="col" { "Reason given" }
+                    th scope="col" { "Listed since" }
+                } }
+                tbody {
+                    @for l in listings {
+                        tr {
+                            th scope="row" { (l.target) }
+                            td { (l.zone) }
+                            td { (l.codes.join(", ")) }
+                            td { (l.reason.as_deref().unwrap_or("–")) }
+                            td { (layout::time(l.listed_since)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The domain's rates per mailbox provider, per window.
+fn providers(list: &Result<Vec<DomainRates>, &'static str>, domain: &str) -> Markup {
+    let Ok(list) = list else { return html! {} };
+    let rows: Vec<(&str, &crate::events::rates::ProviderRates)> = list
+        .iter()
+        .filter(|r| r.domain == domain)
+        .flat_map(|r| r.providers.iter().map(move |p| (r.window.as_str(), p)))
+        .collect();
+    html! {
+        @if !rows.is_empty() {
+            table {
+                caption { "Per mailbox provider" }
+                thead { tr {
+                    th scope="col" { "Provider" }
+                    th scope="col" { "Window" }
+                    th scope="col" { "Delivered" }
+                    th scope="col" { "Bounced" }
+                    th scope="col" { "Complaints" }
+                    th scope="col" { "Bounce rate" }
+                    th scope="col" { "Complaint rate" }
+                } }
+                tbody {
+                    @for (window, p) in rows {
+                        tr {
+                            th scope="row" { (p.provider) }
+                            td { (window) }
+                            td { (p.counts.deliveries) }
+                            td { (p.counts.bounces) }
+                            td { (p.counts.complaints) }
+                            td { (layout::percent(p.bounce_rate)) }
+                            td { (layout::percent(p.complaint_rate)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
