@@ -147,6 +147,21 @@ print(f'{sent} queries sent; CPU per query (median CPU / queries): {cpu / sent *
 " "$S_CPUM" "${SENT:-0}"
 fi
 
+if [ -n "${PERF:-}" ] && command -v perf >/dev/null; then
+    # Where the CPU goes: sampled on the CPU clock (a VM exposes no hardware counters), one run.
+    perf record -e cpu-clock -F 4999 -g -o "$WORK/perf.data" "${CHECK[@]}" > /dev/null 2>&1 || true
+    echo "profile of one senderscope run (perf record -e cpu-clock, self time, top entries):"
+    perf report -i "$WORK/perf.data" --no-children --sort dso,symbol --percent-limit 1.5 --stdio 2>/dev/null \
+        | grep -E '^ +[0-9]' | head -30
+fi
+if [ -n "${CALLGRIND:-}" ] && command -v valgrind >/dev/null; then
+    # Instructions executed: steady where wall and CPU time on a shared machine are not.
+    valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.out" "${CHECK[@]}" \
+        > "$WORK/callgrind.json" 2> "$WORK/callgrind.log" || true
+    verify senderscope "$WORK/callgrind.json" || echo "  (under valgrind: answers missed, count not comparable)"
+    awk '/Collected/ { print "senderscope instructions (callgrind, one run): " $4 }' "$WORK/callgrind.log"
+fi
+
 if [ -z "${SKIP_PYDNSBL:-}" ]; then
     P_WALLS=(); P_CPU=()
     for i in $(seq 1 "$REPEAT"); do
