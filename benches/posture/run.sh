@@ -21,6 +21,7 @@
 #        SKIP_TRICKY=1   skip the verdict comparison on the tricky zones
 #        KEEP=1          keep the work directory (zones, outputs, time logs, compare.md)
 #        STRACE=1        count senderscope's system calls in one extra run (`strace -c -f`)
+#        PERF=1          profile one senderscope run (`perf record -e cpu-clock`)
 set -euo pipefail
 
 N=${1:-1000}
