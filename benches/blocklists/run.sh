@@ -147,6 +147,69 @@ print(f'{sent} queries sent; CPU per query (median CPU / queries): {cpu / sent *
 " "$S_CPUM" "${SENT:-0}"
 fi
 
+if [ -n "${PERF:-}" ] && command -v perf >/dev/null; then
+    # Where the CPU goes: sampled on the CPU clock (a VM exposes no hardware counters), one run.
+    perf record -e cpu-clock -F 4999 -g -o "$WORK/perf.data" "${CHECK[@]}" > /dev/null 2>&1 || true
+    echo "profile of one senderscope run (perf record -e cpu-clock, self time, top entries):"
+    perf report -i "$WORK/perf.data" --no-children --sort dso,symbol --percent-limit 1.5 --stdio 2>/dev/null \
+        | grep -E '^ +[0-9]' | head -30
+fi
+if [ -n "${CALLGRIND:-}" ] && command -v valgrind >/dev/null; then
+    # Instructions executed: steady where wall and CPU time on a shared machine are not.
+    valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.out" "${CHECK[@]}" \
+        > "$WORK/callgrind.json" 2> "$WORK/callgrind.log" || true
+    verify senderscope "$WORK/callgrind.json" || echo "  (under valgrind: answers missed, count not comparable)"
+    awk '/Collected/ { print "senderscope instructions (callgrind, one run): " $4 }' "$WORK/callgrind.log"
+fi
+
+if [ -n "${DAEMON:-}" ]; then
+    # The daemon's blocklist round on the same work, bookkeeping included (listing periods, history
+    # read, reports stored): senderscope_scheduler_job_duration_seconds{job="blocklists"}, per round.
+    python3 - "$SENDERSCOPE" "$WORK" "$ADDR" "$ZONES" "${DAEMON_ROUNDS:-5}" <<'PY'
+import json, os, socket, subprocess, sys, time, urllib.request
+binary, work, addr, zones, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+ips = [l.strip() for l in open(f"{work}/ips.txt") if l.strip()]
+extra = "".join(f"    - {{zone: z{z}.bench.test, kind: ipv4}}\n" for z in range(zones))
+cfg = (f"server: {{listen: \"127.0.0.1:{port}\"}}\nstate: {{path: {work}/daemon.db}}\n"
+       f"dns: {{nameservers: [\"{addr}:53\"]}}\nschedule: {{checks: 1h, blocklists: 3s, jitter: 0}}\n"
+       f"alerts: {{enabled: false}}\nblocklists:\n  defaults: false\n  extra:\n{extra}"
+       f"domains:\n  - name: z0.bench.test\n    sending_ips: [{', '.join(ips)}]\n")
+open(f"{work}/daemon.yaml", "w").write(cfg)
+log = open(f"{work}/daemon.log", "w")
+d = subprocess.Popen([binary, "serve", "-c", f"{work}/daemon.yaml"], stdout=log, stderr=log)
+def metric():
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    total = count = 0.0
+    for line in text.splitlines():
+        if line.startswith('senderscope_scheduler_job_duration_seconds_sum{job="blocklists"'):
+            total = float(line.split()[-1])
+        if line.startswith('senderscope_scheduler_job_duration_seconds_count{job="blocklists"'):
+            count = float(line.split()[-1])
+    return total, count
+try:
+    durations, last = [], (0.0, 0.0)
+    deadline = time.time() + 120
+    while len(durations) < rounds and time.time() < deadline:
+        time.sleep(0.2)
+        try:
+            now = metric()
+        except OSError:
+            continue
+        if now[1] > last[1]:
+            durations.append((now[0] - last[0]) / (now[1] - last[1]))
+            print(f"daemon blocklist round {len(durations)}: {durations[-1] * 1000:.0f} ms (job duration)")
+        last = now
+    if durations:
+        durations.sort()
+        print(f"daemon blocklist round, median of {len(durations)}: {durations[len(durations) // 2] * 1000:.0f} ms")
+    else:
+        print("daemon: no blocklist round finished within 120 s (see daemon.log)")
+finally:
+    d.terminate(); d.wait()
+PY
+fi
+
 if [ -z "${SKIP_PYDNSBL:-}" ]; then
     P_WALLS=(); P_CPU=()
     for i in $(seq 1 "$REPEAT"); do

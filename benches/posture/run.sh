@@ -21,6 +21,7 @@
 #        SKIP_TRICKY=1   skip the verdict comparison on the tricky zones
 #        KEEP=1          keep the work directory (zones, outputs, time logs, compare.md)
 #        STRACE=1        count senderscope's system calls in one extra run (`strace -c -f`)
+#        PERF=1          profile one senderscope run (`perf record -e cpu-clock`)
 set -euo pipefail
 
 N=${1:-1000}
@@ -38,7 +39,7 @@ done
 
 if [ -z "${SENDERSCOPE:-}" ]; then
     (cd "$ROOT" && cargo build --release --quiet)
-    SENDERSCOPE=$ROOT/target/release/senderscope
+    SENDERSCOPE=${CARGO_TARGET_DIR:-$ROOT/target}/release/senderscope
 fi
 
 if [ -z "${SKIP_CHECKDMARC:-}" ] && [ ! -x "$VENV/bin/checkdmarc" ]; then
@@ -131,6 +132,15 @@ if [ -n "${STRACE:-}" ] && command -v strace >/dev/null; then
         "${DOMAINS[@]}" > /dev/null || true
     echo "system calls of one senderscope run (strace -c -f):"
     awk 'NR <= 2 || /socket|bind|close|sendto|recvfrom|epoll_ctl|epoll_wait|connect|total/' "$WORK/strace.txt"
+fi
+if [ -n "${PERF:-}" ] && command -v perf >/dev/null; then
+    # Where the CPU goes: sampled on the CPU clock (a VM exposes no hardware counters), one run.
+    perf record -e cpu-clock -F 4999 -g -o "$WORK/perf.data" \
+        "$SENDERSCOPE" check --nameserver "$ADDR:53" --dkim-selector s1 --dkim-selector s2 --format json \
+        "${DOMAINS[@]}" > /dev/null 2>&1 || true
+    echo "profile of one senderscope run (perf record -e cpu-clock, self time, top entries):"
+    perf report -i "$WORK/perf.data" --no-children --sort dso,symbol --percent-limit 1.5 --stdio 2>/dev/null \
+        | grep -E '^ +[0-9]' | head -30
 fi
 echo "senderscope median of $REPEAT: wall ${S_WALL} s, CPU $(median "${S_CPU[@]}") s," \
      "max RSS $(median "${S_RSS[@]}") MB ($N domains, 64 in flight)"

@@ -90,16 +90,28 @@ pub async fn run_round(dns: &Lookups, zones: &[Zone], targets: &Targets) -> Roun
     let checks = zones
         .iter()
         .map(|z| async move { health::check(dns, z, &health::families_to_test(z, v6)).await });
-    let queries = targets.targets().iter().flat_map(|t| {
-        zones
-            .iter()
-            .enumerate()
-            .filter(|(_, z)| z.lists(t.family()))
-            .map(move |(zi, z)| async move { (zi, query(dns, z, t).await) })
-    });
+    // Collected first: a lazy iterator of borrowing closures inside the stream defeats the `Send`
+    // proof of the scheduler's boxed job future.
+    let queries: Vec<_> = targets
+        .targets()
+        .iter()
+        .flat_map(|t| {
+            zones
+                .iter()
+                .enumerate()
+                .filter(|(_, z)| z.lists(t.family()))
+                .map(move |(zi, z)| async move { (zi, query(dns, z, t).await) })
+        })
+        .collect();
+    // Twice the DNS concurrency in flight keeps every query permit busy (a listed target asks its
+    // TXT reason after the A) while 10,000 pending futures would each be polled on every wake-up.
+    let in_flight = dns.concurrency().saturating_mul(2).max(1);
     let (health, answers) = futures::future::join(
         futures::future::join_all(checks),
-        futures::future::join_all(queries),
+        futures::StreamExt::collect::<Vec<_>>(futures::StreamExt::buffered(
+            futures::stream::iter(queries),
+            in_flight,
+        )),
     )
     .await;
 
@@ -360,5 +372,46 @@ mod tests {
         assert_eq!(refused.len(), 1);
         assert_eq!(refused[0].detail["target_count"], 2);
         assert_eq!(r.health("ok.test").map(ZoneHealth::is_healthy), Some(true));
+    }
+    #[tokio::test]
+    async fn answers_keep_their_target_and_zone_when_in_flight_work_is_bounded() {
+        // Concurrency 1: at most two query futures alive at once for 12 targets x 2 zones; each
+        // answer must still land on its own (target, zone), in target order.
+        let fake = FakeDns::start().await.unwrap();
+        let mut data = String::from("2.0.0.127.a.test A 127.0.0.2\n2.0.0.127.b.test A 127.0.0.2\n");
+        for i in (0..12).filter(|i| i % 3 == 0) {
+            data.push_str(&format!("{i}.2.0.192.a.test A 127.0.0.2\n"));
+        }
+        for i in (0..12).filter(|i| i % 4 == 1) {
+            data.push_str(&format!("{i}.2.0.192.b.test A 127.0.0.3\n"));
+        }
+        fake.load(data.trim_end()).unwrap();
+        let mut settings = fake.settings();
+        settings.concurrency = std::num::NonZeroUsize::MIN;
+        let dns = Resolver::new(&settings).unwrap().round();
+        assert_eq!(dns.concurrency(), 1);
+        let zones = ["a.test", "b.test"].map(generic_zone);
+        let mut targets = Targets::new();
+        for i in 0..12 {
+            targets.add_ip(format!("192.0.2.{i}").parse().unwrap());
+        }
+        let r = run_round(&dns, &zones, &targets).await;
+        assert_eq!(r.targets.len(), 12);
+        for (i, t) in r.targets.iter().enumerate() {
+            assert_eq!(
+                t.target,
+                Target::Ip(format!("192.0.2.{i}").parse().unwrap())
+            );
+            let zones_listing: Vec<(&str, bool)> = t
+                .listings
+                .iter()
+                .map(|l| (l.zone.as_str(), l.listing.is_listed()))
+                .collect();
+            assert_eq!(
+                zones_listing,
+                vec![("a.test", i % 3 == 0), ("b.test", i % 4 == 1)],
+                "target 192.0.2.{i}"
+            );
+        }
     }
 }

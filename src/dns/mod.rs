@@ -136,6 +136,13 @@ impl Lookups {
         }
     }
 
+    /// At most this many queries are in flight at once (`dns.concurrency`): callers with thousands
+    /// of lookups to make keep about this many futures alive instead of all of them waiting for a
+    /// permit, each waking on every release.
+    pub fn concurrency(&self) -> usize {
+        self.upstream.concurrency()
+    }
+
     /// Lookups asked through this handle (and its clones), cache hits included.
     pub fn count(&self) -> u64 {
         self.counter.load(Ordering::Relaxed)

@@ -37,6 +37,7 @@ pub(crate) struct Upstream {
     next_server: AtomicUsize,
     udp: UdpPool,
     permits: Semaphore,
+    concurrency: usize,
     histogram: Option<prometheus::Histogram>,
     pub stats: Stats,
 }
@@ -58,9 +59,15 @@ impl Upstream {
             next_server: AtomicUsize::new(0),
             udp: UdpPool::default(),
             permits: Semaphore::new(settings.concurrency.get()),
+            concurrency: settings.concurrency.get(),
             histogram,
             stats: Stats::default(),
         })
+    }
+
+    /// At most this many queries are in flight at once (`dns.concurrency`).
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
     }
 
     /// Replies dropped because they answered no pending query (wrong id, sender or question).
