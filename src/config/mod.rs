@@ -74,7 +74,7 @@ impl fmt::Display for ConfigSource {
     }
 }
 
-/// DESIGN §4: `$SENDERSCOPE_CONFIG` if set (even when the file is missing: then loading says so),
+/// The lookup order (README, "Configuration"): `$SENDERSCOPE_CONFIG` if set (even when the file is missing: then loading says so),
 /// else `./config/senderscope.yaml` if it exists, else `/etc/senderscope/senderscope.yaml` if it
 /// exists, else the embedded default.
 pub fn default_source() -> ConfigSource {

@@ -1,8 +1,8 @@
-//! The JSON of `senderscope check --format json` (DESIGN §4): one object with the overall `status`,
+//! The JSON of `senderscope check --format json` (README, "DNS posture"): one object with the overall `status`,
 //! `domains[].{domain,status,checks[].{check,status,record,findings[].{code,severity,message,detail}}}`
 //! and `ips[].{ip,status,ptr,fcrdns,findings}`.
 //!
-//! `ips[].findings` goes beyond the DESIGN §4 example: without it an IP whose status is `unknown` or
+//! `ips[].findings` goes beyond the documented example: without it an IP whose status is `unknown` or
 //! `warning` would not say why.
 //!
 //! With `--blocklist` ([`PostureJson::with_blocklists`]): `ips[].listings[]` and `domains[].listings[]`

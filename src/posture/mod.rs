@@ -4,7 +4,7 @@
 //!
 //! - [`DomainReport`], [`IpReport`], [`PostureReport`]: the results, in the shape `senderscope check`
 //!   prints and the daemon stores.
-//! - [`json`]: the DESIGN §4 JSON view; [`text`]: the terminal view.
+//! - [`json`]: the JSON view (README, "DNS posture"); [`text`]: the terminal view.
 
 pub mod json;
 pub mod text;

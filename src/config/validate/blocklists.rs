@@ -11,7 +11,7 @@ use crate::config::model::{BlocklistSettings, CodeRange, ExtraZone, ZoneKind};
 use crate::config::net;
 use crate::config::raw::{RawBlocklists, RawExtraZone};
 
-/// The generic refusal codes (DESIGN, issue 8): 127.0.0.1 and 127.255.255.0/24 mean "the list refused
+/// The generic refusal codes (docs/findings.md, `blocklist.query_refused`): 127.0.0.1 and 127.255.255.0/24 mean "the list refused
 /// the query", never a listing.
 const DEFAULT_REFUSED: [&str; 2] = ["127.0.0.1", "127.255.255.0/24"];
 

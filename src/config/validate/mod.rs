@@ -1,6 +1,6 @@
 //! Raw config (`raw.rs`) → runtime config (`model.rs`). Every value is checked, every problem collected
 //! with its key path, and only then placed in the file (`locate.rs`): a refused config lists all that is
-//! wrong with it at once (STYLE habit 3), each line `file:line:column: key.path: what is wrong`.
+//! wrong with it at once, each line `file:line:column: key.path: what is wrong`.
 //!
 //! - this file: the walk over the sections, shared checks (durations, counts, secrets), placing;
 //! - `sections`: server, state, dns, schedule; `domains`: the domain list; `blocklists`.
