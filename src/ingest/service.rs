@@ -44,7 +44,9 @@ pub fn ingest_into(config: &Config, input: &mut dyn BufRead) -> InputOutcome {
     };
     let mut store = writer.lock().unwrap_or_else(PoisonError::into_inner);
     let rules = MessageRules::from(&config.events);
-    ingest_with(input, &config.ingest.limits, &rules, &mut *store)
+    let outcome = ingest_with(input, &config.ingest.limits, &rules, &mut *store);
+    store.release();
+    outcome
 }
 
 impl InputOutcome {

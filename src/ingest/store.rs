@@ -109,6 +109,15 @@ impl IngestStore {
         Ok(removed)
     }
 
+    /// Roll back a transaction a failed write left open, so this connection never keeps the
+    /// database's write lock between inputs (the daemon's own writer waits on it).
+    pub fn release(&mut self) {
+        self.abort_aggregate();
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+
     fn begin_tx(&self) -> Result<(), IngestError> {
         // A write that failed half-way left its transaction open: roll it back rather than refuse
         // every later report.

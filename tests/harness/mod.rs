@@ -4,6 +4,7 @@ pub mod alertmanager;
 pub mod cli;
 pub mod daemon;
 pub mod dns_relay;
+pub mod dovecot;
 pub mod hostile_dns;
 pub mod https;
 pub mod nsd;

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use crate::harness::daemon::{Daemon, TestConfig, binary};
 
+mod imap;
+
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/ingest")
