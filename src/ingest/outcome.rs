@@ -5,10 +5,10 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::error::IngestError;
-use crate::events::store::Recorded;
-use crate::events::{Bounce, Complaint, MessageEvents};
 use super::warnings::Warnings;
 use super::{ReportKind, Stored};
+use crate::events::store::Recorded;
+use crate::events::{Bounce, Complaint, MessageEvents};
 
 /// One report found in an input.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -295,9 +295,7 @@ impl Run<'_> {
                 kind.as_str()
             )));
         }
-        let stored = self
-            .sink
-            .message_events(&batch, &self.rules.suppression)?;
+        let stored = self.sink.message_events(&batch, &self.rules.suppression)?;
         let counted = batch
             .into_iter()
             .zip(&stored.fresh)

@@ -55,7 +55,12 @@ impl Dovecot {
         let d = dir.path();
         let root = id("-u") == "0";
         let (uid, gid, internal, login) = if root {
-            ("65534".to_owned(), "65534".to_owned(), "dovecot".to_owned(), "dovenull".to_owned())
+            (
+                "65534".to_owned(),
+                "65534".to_owned(),
+                "dovecot".to_owned(),
+                "dovenull".to_owned(),
+            )
         } else {
             let me = id("-un");
             (id("-u"), id("-g"), me.clone(), me)
@@ -175,7 +180,11 @@ impl Dovecot {
         let tcp = TcpStream::connect(("127.0.0.1", self.port)).await.unwrap();
         let mut client = async_imap::Client::new(tcp);
         client.read_response().await.unwrap().unwrap();
-        client.login(USER, PASSWORD).await.map_err(|(e, _)| e).unwrap()
+        client
+            .login(USER, PASSWORD)
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap()
     }
 }
 

@@ -18,12 +18,20 @@ use tokio_util::sync::CancellationToken;
 use crate::harness::dovecot::{self, Dovecot, Options};
 
 fn fixture(path: &str) -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(path)).unwrap()
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(path),
+    )
+    .unwrap()
 }
 
 /// Every input of the mailbox tests, with the Message-ID each is found by.
 const MAILBOX: [(&str, &str); 6] = [
-    ("ingest/aggregate/twilight.eml", "<1627703331531660819@google.com>"),
+    (
+        "ingest/aggregate/twilight.eml",
+        "<1627703331531660819@google.com>",
+    ),
     (
         "ingest/aggregate/mimecast-weird-gzip.eml",
         "<4973f467-4c66-4341-a50a-cf1a87033376@au-1.mimecastreport.com>",
@@ -156,7 +164,10 @@ async fn imap_mailbox_is_stored_then_moved_and_read_again_counts_nothing_twice()
     let yaml = config_yaml(
         dir.path(),
         &server,
-        &format!("    host: 127.0.0.1\n    port: {}\n    tls: none\n", server.port),
+        &format!(
+            "    host: 127.0.0.1\n    port: {}\n    tls: none\n",
+            server.port
+        ),
     );
     append_all(&server, &MAILBOX).await;
     let mut source = start(dir, &yaml);
@@ -170,7 +181,11 @@ async fn imap_mailbox_is_stored_then_moved_and_read_again_counts_nothing_twice()
     let mut want_sorted = want.clone();
     want_sorted.sort_unstable();
     assert_eq!(got, want_sorted, "the readable messages are in Processed");
-    assert_eq!(failed, [MAILBOX[5].1], "the message with no report is kept in Failed");
+    assert_eq!(
+        failed,
+        [MAILBOX[5].1],
+        "the message with no report is kept in Failed"
+    );
 
     let aggregate = source.count("SELECT COUNT(*) FROM aggregate_reports WHERE state = 'complete'");
     assert_eq!(aggregate, 2, "two aggregate reports (zip and gzip in mail)");
@@ -204,7 +219,12 @@ async fn imap_mailbox_is_stored_then_moved_and_read_again_counts_nothing_twice()
         "{text}"
     );
     assert_eq!(
-        source.metrics.imap.moves_total.with_label_values(&["processed", "ok"]).get(),
+        source
+            .metrics
+            .imap
+            .moves_total
+            .with_label_values(&["processed", "ok"])
+            .get(),
         5
     );
     assert_eq!(source.metrics.imap.connected.get(), 1);
@@ -245,7 +265,10 @@ async fn imap_message_stays_in_inbox_while_the_store_refuses_it() {
     let yaml = config_yaml(
         dir.path(),
         &server,
-        &format!("    host: 127.0.0.1\n    port: {}\n    tls: none\n", server.port),
+        &format!(
+            "    host: 127.0.0.1\n    port: {}\n    tls: none\n",
+            server.port
+        ),
     );
     let inputs = [MAILBOX[0], MAILBOX[3]];
     append_all(&server, &inputs).await;
@@ -257,7 +280,11 @@ async fn imap_message_stays_in_inbox_while_the_store_refuses_it() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let mut client = server.client().await;
-    assert_eq!(dovecot::headers(&mut client, "INBOX").await.len(), 2, "nothing left INBOX");
+    assert_eq!(
+        dovecot::headers(&mut client, "INBOX").await.len(),
+        2,
+        "nothing left INBOX"
+    );
     assert!(dovecot::headers(&mut client, "Processed").await.is_empty());
     assert!(dovecot::headers(&mut client, "Failed").await.is_empty());
 
@@ -266,7 +293,10 @@ async fn imap_message_stays_in_inbox_while_the_store_refuses_it() {
     wait_for(&server, "Processed", 1).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     while source.ingested("bounce", "store") < 1 {
-        assert!(Instant::now() < deadline, "the bounce never met the store fault");
+        assert!(
+            Instant::now() < deadline,
+            "the bounce never met the store fault"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(dovecot::headers(&mut client, "INBOX").await, [MAILBOX[3].1]);
@@ -298,10 +328,14 @@ async fn imap_over_implicit_tls_and_starttls_checks_the_certificate() {
     );
     append_all(&server, &MAILBOX[..1]).await;
     let mut source = start(dir, &yaml);
-    let sessions = |s: &Source, r: &str| s.metrics.imap.sessions_total.with_label_values(&[r]).get();
+    let sessions =
+        |s: &Source, r: &str| s.metrics.imap.sessions_total.with_label_values(&[r]).get();
     let deadline = Instant::now() + Duration::from_secs(20);
     while sessions(&source, "tls") < 1 {
-        assert!(Instant::now() < deadline, "an untrusted certificate was accepted");
+        assert!(
+            Instant::now() < deadline,
+            "an untrusted certificate was accepted"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     source.stop().await;
@@ -352,7 +386,10 @@ async fn imap_without_move_uidplus_or_idle_copies_expunges_and_polls() {
     let yaml = config_yaml(
         dir.path(),
         &server,
-        &format!("    host: 127.0.0.1\n    port: {}\n    tls: none\n", server.port),
+        &format!(
+            "    host: 127.0.0.1\n    port: {}\n    tls: none\n",
+            server.port
+        ),
     );
     append_all(&server, &[MAILBOX[4], MAILBOX[5]]).await;
     let mut source = start(dir, &yaml);

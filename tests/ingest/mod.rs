@@ -361,7 +361,10 @@ fn ingest_prints_bounces_and_complaints_and_counts_them_once() {
         1
     );
     assert_eq!(
-        state_count(&cfg.state, "SELECT SUM(count) FROM event_buckets WHERE event = 'complaint'"),
+        state_count(
+            &cfg.state,
+            "SELECT SUM(count) FROM event_buckets WHERE event = 'complaint'"
+        ),
         1
     );
     assert_eq!(
@@ -405,11 +408,17 @@ fn a_bounce_through_http_and_the_directory_counts_once() {
     let reason = std::fs::read_to_string(inbox.join("failed/ooo.eml.error")).unwrap();
     assert!(reason.contains("auto-reply"), "{reason}");
     assert_eq!(
-        state_count(&cfg.state, "SELECT SUM(count) FROM event_buckets WHERE event = 'bounce'"),
+        state_count(
+            &cfg.state,
+            "SELECT SUM(count) FROM event_buckets WHERE event = 'bounce'"
+        ),
         1
     );
     assert_eq!(
-        state_count(&cfg.state, "SELECT SUM(count) FROM event_buckets WHERE event = 'complaint'"),
+        state_count(
+            &cfg.state,
+            "SELECT SUM(count) FROM event_buckets WHERE event = 'complaint'"
+        ),
         1
     );
     let metrics = d.get("/metrics");
@@ -421,7 +430,9 @@ fn a_bounce_through_http_and_the_directory_counts_once() {
         metrics.body
     );
     assert_eq!(
-        count("senderscope_ingest_total{kind=\"bounce\",result=\"duplicate\",source=\"directory\"}"),
+        count(
+            "senderscope_ingest_total{kind=\"bounce\",result=\"duplicate\",source=\"directory\"}"
+        ),
         1.0
     );
     assert_eq!(

@@ -75,10 +75,7 @@ impl Validator<'_> {
         let folder = self.folder(&path.key("folder"), &raw.folder);
         let processed = self.folder(&path.key("processed_folder"), &raw.processed_folder);
         let failed = self.folder(&path.key("failed_folder"), &raw.failed_folder);
-        for (key, name) in [
-            ("processed_folder", &processed),
-            ("failed_folder", &failed),
-        ] {
+        for (key, name) in [("processed_folder", &processed), ("failed_folder", &failed)] {
             if same_folder(name, &folder) {
                 self.problem(
                     path.key(key),
@@ -137,7 +134,9 @@ impl Validator<'_> {
     fn ca_file(&mut self, path: &KeyPath, file: &str) -> Vec<ExtraRoot> {
         let read = std::fs::metadata(file).and_then(|m| {
             if m.len() > MAX_CA_FILE_BYTES {
-                Err(std::io::Error::other("larger than 4 MiB; a CA file holds a few certificates"))
+                Err(std::io::Error::other(
+                    "larger than 4 MiB; a CA file holds a few certificates",
+                ))
             } else {
                 std::fs::read(file)
             }
@@ -197,7 +196,12 @@ mod tests {
         for host in ["localhost", "127.0.0.1", "127.1.2.3", "::1", "[::1]"] {
             assert!(is_loopback(host), "{host}");
         }
-        for host in ["imap.example.com", "192.0.2.1", "localhost.example.com", "::2"] {
+        for host in [
+            "imap.example.com",
+            "192.0.2.1",
+            "localhost.example.com",
+            "::2",
+        ] {
             assert!(!is_loopback(host), "{host}");
         }
     }

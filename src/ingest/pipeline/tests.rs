@@ -336,7 +336,11 @@ fn bounces_and_complaints_are_routed_to_the_events_parser() {
         ("newsletter.eml", "no DMARC"),
     ] {
         let o = bounce_fixture(name);
-        assert_eq!((o.status(), o.kind()), (Status::Failed, ReportKind::Unknown), "{name}");
+        assert_eq!(
+            (o.status(), o.kind()),
+            (Status::Failed, ReportKind::Unknown),
+            "{name}"
+        );
         assert!(o.error().unwrap().contains(why), "{name}: {:?}", o.error());
         assert_eq!(o.result_code(), "not_a_report");
     }

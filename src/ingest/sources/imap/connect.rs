@@ -195,7 +195,9 @@ pub async fn login(settings: &ImapSettings) -> Result<ImapSession, ImapError> {
             .await
             .map_err(|e| ImapError::Tls {
                 host: settings.host.clone(),
-                message: format!("the server did not accept STARTTLS ({e}); refusing to log in without TLS"),
+                message: format!(
+                    "the server did not accept STARTTLS ({e}); refusing to log in without TLS"
+                ),
             })?;
             // Whatever the server sent after its STARTTLS answer is dropped with the client's
             // buffer (RFC 3207 §4.2 for SMTP, the same command-injection fix for IMAP): only the

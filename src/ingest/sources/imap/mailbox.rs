@@ -108,12 +108,15 @@ async fn run(
         match pass(&mut session, settings, abilities, config, metrics).await? {
             Pass::Done => {
                 store_backoff.reset();
-                metrics.imap.last_poll.set(time::OffsetDateTime::now_utc().unix_timestamp());
+                metrics
+                    .imap
+                    .last_poll
+                    .set(time::OffsetDateTime::now_utc().unix_timestamp());
                 session = wait(session, settings, abilities).await?;
             }
             Pass::StoreUnavailable => {
                 // The message that failed is read again first; NOOP keeps the session alive.
-                tokio::time::sleep(store_backoff.next()).await;
+                tokio::time::sleep(store_backoff.wait()).await;
                 timed("NOOP", t, session.noop()).await?;
             }
         }
@@ -165,7 +168,8 @@ async fn pass(
             .collect::<Vec<_>>()
             .join(",");
         let sizes: HashMap<u32, u32> = {
-            let fetches = timed("UID FETCH", t, session.uid_fetch(&set, "(UID RFC822.SIZE)")).await?;
+            let fetches =
+                timed("UID FETCH", t, session.uid_fetch(&set, "(UID RFC822.SIZE)")).await?;
             let fetches: Vec<_> = timed("UID FETCH", t, fetches.try_collect()).await?;
             fetches
                 .iter()
@@ -322,7 +326,12 @@ async fn wait(
             // whole wait too.
             match tokio::time::timeout(span, until_change).await {
                 Ok(Ok(_)) | Err(_) => {}
-                Ok(Err(source)) => return Err(ImapError::Protocol { what: "IDLE", source }),
+                Ok(Err(source)) => {
+                    return Err(ImapError::Protocol {
+                        what: "IDLE",
+                        source,
+                    });
+                }
             }
         }
         return timed("DONE", t, idle.done()).await;

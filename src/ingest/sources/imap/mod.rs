@@ -92,7 +92,7 @@ pub async fn run(
             if ended.worked {
                 backoff.reset();
             }
-            let wait = backoff.next();
+            let wait = backoff.wait();
             tracing::warn!(
                 host = %settings.host,
                 error = %ended.error,
@@ -138,7 +138,7 @@ impl Backoff {
     }
 
     /// The wait now; the next one is twice as long.
-    pub fn next(&mut self) -> Duration {
+    pub fn wait(&mut self) -> Duration {
         let now = self.next;
         self.next = (self.next * 2).min(self.max);
         now
@@ -157,9 +157,9 @@ mod tests {
     #[test]
     fn backoff_doubles_up_to_its_ceiling_and_resets() {
         let mut b = Backoff::new(Duration::from_secs(5));
-        let waits: Vec<u64> = (0..5).map(|_| b.next().as_secs()).collect();
+        let waits: Vec<u64> = (0..5).map(|_| b.wait().as_secs()).collect();
         assert_eq!(waits, [1, 2, 4, 5, 5]);
         b.reset();
-        assert_eq!(b.next(), Duration::from_secs(1));
+        assert_eq!(b.wait(), Duration::from_secs(1));
     }
 }
