@@ -403,3 +403,70 @@ async fn imap_without_move_uidplus_or_idle_copies_expunges_and_polls() {
     assert_eq!(source.ingested("bounce", "ok"), 1);
     source.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_reads_its_mailbox_and_follows_a_reload_of_ingest_imap() {
+    use crate::harness::daemon::{Daemon, TestConfig};
+
+    let server = Dovecot::start(Options::default());
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = TestConfig::new(dir.path(), &["shop.example"]);
+    let config = dir.path().join("config.yaml");
+    let imap = |user: &str| {
+        format!(
+            "ingest:\n  imap:\n    host: 127.0.0.1\n    port: {}\n    tls: none\n    username: {user}\n    poll_interval: 10s\n    backoff_max: 1s\n",
+            server.port
+        )
+    };
+    std::fs::write(&config, cfg.yaml() + &imap(dovecot::USER)).unwrap();
+    append_all(&server, &MAILBOX[3..4]).await;
+    // The password from the environment this time.
+    let d = Daemon::start(
+        &config,
+        cfg.port,
+        &[("SENDERSCOPE_IMAP_PASSWORD", dovecot::PASSWORD)],
+    );
+    wait_for(&server, "Processed", 1).await;
+    let metrics = d.get("/metrics");
+    assert_eq!(
+        metrics.value("senderscope_imap_connected"),
+        Some(1.0),
+        "{}",
+        metrics.body
+    );
+    assert_eq!(
+        metrics.value("senderscope_ingest_total{kind=\"bounce\",result=\"ok\",source=\"imap\"}"),
+        Some(1.0)
+    );
+
+    // A reload with a user the server does not know: the session ends, logins are refused and
+    // retried, and nothing else stops.
+    std::fs::write(&config, cfg.yaml() + &imap("nobody@example.test")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let m = d.get("/metrics");
+        let refused = m
+            .value("senderscope_imap_sessions_total{result=\"login\"}")
+            .unwrap_or(0.0);
+        if refused >= 1.0 && m.value("senderscope_imap_connected") == Some(0.0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no refused login after the reload:\n{}",
+            m.body
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(d.get("/healthz").status, 200);
+    drop(d);
+    let log = std::fs::read_to_string(config.with_extension("log")).unwrap();
+    assert!(
+        log.contains("refused"),
+        "the refused login is logged: {log}"
+    );
+    assert!(
+        !log.contains(dovecot::PASSWORD),
+        "the password is never logged"
+    );
+}
