@@ -27,7 +27,8 @@ const BATCH: usize = 50;
 pub struct Ended {
     /// Why.
     pub error: ImapError,
-    /// Whether it got as far as reading the mailbox (then the reconnection backoff starts over).
+    /// Whether it read the mailbox to the end at least once (then the reconnection backoff starts
+    /// over).
     pub worked: bool,
 }
 
@@ -94,7 +95,6 @@ async fn run(
             message: e.to_string(),
         })?;
     metrics.imap.connected.set(1);
-    *worked = true;
     tracing::info!(
         host = %settings.host,
         folder = %settings.folder,
@@ -107,6 +107,9 @@ async fn run(
         while session.unsolicited_responses.try_recv().is_ok() {}
         match pass(&mut session, settings, abilities, config, metrics).await? {
             Pass::Done => {
+                // Only a session that read the mailbox to the end resets the reconnection backoff:
+                // one that fails on the same message every time backs off to `backoff_max`.
+                *worked = true;
                 store_backoff.reset();
                 metrics
                     .imap
