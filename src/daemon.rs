@@ -174,6 +174,12 @@ pub async fn run(source: ConfigSource) -> Result<(), DaemonError> {
         metrics.ingest.clone(),
         shutdown.clone(),
     );
+    // The IMAP mailbox (ingest.imap): follows reloads, stops with the shutdown token.
+    let _mailbox = crate::ingest::sources::imap::spawn(
+        config_rx.clone(),
+        metrics.ingest.clone(),
+        shutdown.clone(),
+    );
     let app = http::router(AppState::new(
         config_rx,
         results,

@@ -230,6 +230,7 @@ impl Metrics {
             &["notifier"],
         )?;
         let (ingest, ingest_names) = crate::ingest::metrics::IngestMetrics::register(&b.registry)?;
+        let ingest = ingest.with_events(events.clone());
         b.names.extend(ingest_names);
         #[cfg(target_os = "linux")]
         {

@@ -1,5 +1,6 @@
-//! `senderscope ingest FILE|DIR... [-c FILE] [--dry-run] [--format text|json]`: read reports from
-//! files (directories recursively, in name order) and store them, once each. `--format json` prints
+//! `senderscope ingest FILE|DIR... [-c FILE] [--dry-run] [--format text|json]`: read reports,
+//! bounces and complaints from files (directories recursively, in name order) and store them, once
+//! each. `--format json` prints
 //! one JSON line per file and a summary line (docs/ingest.md); exit 0 when nothing failed, else 1.
 //! `--dry-run` parses without storing and reads no configuration.
 
@@ -12,7 +13,7 @@ use serde_json::json;
 
 use crate::config;
 use crate::ingest::store::IngestStore;
-use crate::ingest::{DryRun, InputOutcome, Limits, ReportSink, Status, ingest};
+use crate::ingest::{DryRun, InputOutcome, Limits, MessageRules, ReportSink, Status, ingest_with};
 
 /// Arguments of `senderscope ingest`.
 #[derive(Debug, clap::Args)]
@@ -50,15 +51,19 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<u8> {
 
 fn run_blocking(args: &IngestArgs) -> anyhow::Result<u8> {
     let files = expand(&args.paths)?;
-    let (mut sink, limits): (Box<dyn ReportSink>, Limits) = if args.dry_run {
-        (Box::new(DryRun), Limits::default())
+    let (mut sink, limits, rules): (Box<dyn ReportSink>, Limits, MessageRules) = if args.dry_run {
+        (Box::new(DryRun), Limits::default(), MessageRules::default())
     } else {
         let config = config::load(&super::source(args.config.clone()))?;
         let mut store = IngestStore::open(&config.state.path).with_context(|| {
             format!("opening the state database {}", config.state.path.display())
         })?;
         store.prune(config.state.retention)?;
-        (Box::new(store), config.ingest.limits.clone())
+        (
+            Box::new(store),
+            config.ingest.limits.clone(),
+            MessageRules::from(&config.events),
+        )
     };
     let mut totals = Totals::default();
     let progress = args.format == Format::Text && std::io::stderr().is_terminal();
@@ -67,7 +72,7 @@ fn run_blocking(args: &IngestArgs) -> anyhow::Result<u8> {
         if progress {
             eprint!("\r[{}/{}] {}\x1b[K", i + 1, files.len(), file.display());
         }
-        let outcome = ingest_file(file, &limits, sink.as_mut());
+        let outcome = ingest_file(file, &limits, &rules, sink.as_mut());
         totals.add(&outcome);
         let name = file.display().to_string();
         match args.format {
@@ -84,23 +89,35 @@ fn run_blocking(args: &IngestArgs) -> anyhow::Result<u8> {
         Format::Json => writeln!(out, "{}", json!({ "summary": totals }))?,
         Format::Text => writeln!(
             out,
-            "{} file(s): {} ok, {} duplicate, {} failed; {} report(s), {} record(s), {} message(s)",
+            "{} file(s): {} ok, {} duplicate, {} failed; {} report(s), {} record(s), {} message(s), {} bounce(s), {} complaint(s)",
             totals.files,
             totals.ok,
             totals.duplicate,
             totals.failed,
             totals.reports,
             totals.records,
-            totals.messages
+            totals.messages,
+            totals.bounces,
+            totals.complaints
         )?,
     }
     Ok(u8::from(totals.failed > 0))
 }
 
 /// Read one file through the pipeline.
-pub fn ingest_file(path: &Path, limits: &Limits, sink: &mut dyn ReportSink) -> InputOutcome {
+pub fn ingest_file(
+    path: &Path,
+    limits: &Limits,
+    rules: &MessageRules,
+    sink: &mut dyn ReportSink,
+) -> InputOutcome {
     match File::open(path) {
-        Ok(f) => ingest(&mut BufReader::with_capacity(64 << 10, f), limits, sink),
+        Ok(f) => ingest_with(
+            &mut BufReader::with_capacity(64 << 10, f),
+            limits,
+            rules,
+            sink,
+        ),
         Err(e) => InputOutcome {
             errors: vec![crate::ingest::IngestError::Io(e)],
             ..InputOutcome::default()
@@ -117,6 +134,23 @@ fn text_line(name: &str, o: &InputOutcome) -> String {
             o.reports.len(),
             o.records(),
             o.messages()
+        ));
+    }
+    let (bounces, complaints) = (o.bounces(), o.complaints());
+    for b in &bounces {
+        line.push_str(&format!(
+            "; bounce {} {} {} ({})",
+            b.recipient,
+            b.kind.as_str(),
+            b.reason.as_str(),
+            b.status.as_deref().unwrap_or("no status")
+        ));
+    }
+    for c in &complaints {
+        line.push_str(&format!(
+            "; complaint {} {}",
+            c.recipient.as_deref().unwrap_or("(recipient not given)"),
+            c.feedback_type
         ));
     }
     if let Some(e) = o.error() {
@@ -168,6 +202,8 @@ struct Totals {
     reports: u64,
     records: u64,
     messages: u64,
+    bounces: u64,
+    complaints: u64,
 }
 
 impl Totals {
@@ -181,5 +217,7 @@ impl Totals {
         self.reports += o.reports.len() as u64;
         self.records += o.records();
         self.messages += o.messages();
+        self.bounces += o.bounces().len() as u64;
+        self.complaints += o.complaints().len() as u64;
     }
 }

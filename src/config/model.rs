@@ -42,6 +42,8 @@ pub struct IngestSettings {
     pub limits: crate::ingest::Limits,
     /// A watched directory, if any.
     pub directory: Option<IngestDirectory>,
+    /// An IMAP mailbox, if any.
+    pub imap: Option<crate::ingest::sources::imap::settings::ImapSettings>,
 }
 
 /// `ingest.directory`: files dropped here are ingested, then moved to `processed/` or `failed/`

@@ -14,7 +14,9 @@
 use serde::{Deserialize, Deserializer};
 
 mod alerts;
+mod imap;
 pub(super) use alerts::*;
+pub(super) use imap::*;
 
 /// The whole file.
 #[derive(Debug, Deserialize)]
@@ -273,6 +275,8 @@ pub(super) struct RawPostfixLog {
 pub(super) struct RawIngest {
     #[serde(default)]
     pub directory: Option<RawIngestDirectory>,
+    #[serde(default)]
+    pub imap: Option<RawImap>,
     #[serde(default = "default_max_report_bytes")]
     pub max_report_bytes: String,
     #[serde(default = "default_max_message_bytes")]
@@ -392,6 +396,7 @@ impl Default for RawIngest {
     fn default() -> Self {
         RawIngest {
             directory: None,
+            imap: None,
             max_report_bytes: default_max_report_bytes(),
             max_message_bytes: default_max_message_bytes(),
             max_records: default_max_records(),

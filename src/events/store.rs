@@ -158,35 +158,7 @@ impl EventStore {
         batch: &[Recorded],
         policy: &SuppressionPolicy,
     ) -> Result<RecordOutcome, StoreError> {
-        // Keys are kept from when they were seen, not from when their event happened: a provider's
-        // retry of an old event must still find its key.
-        let seen_at = time::OffsetDateTime::now_utc().unix_timestamp();
-        self.with(|conn| {
-            let tx = conn.transaction().map_err(db("starting an events batch"))?;
-            let mut outcome = RecordOutcome::default();
-            for r in batch {
-                if let Some(key) = &r.key {
-                    let fresh = tx
-                        .prepare_cached(
-                            "INSERT INTO events_seen (event_key, seen_at) VALUES (?1, ?2) \
-                             ON CONFLICT (event_key) DO NOTHING",
-                        )
-                        .and_then(|mut s| s.execute(params![key, seen_at]))
-                        .map_err(db("recording an event key"))?;
-                    if fresh == 0 {
-                        outcome.duplicates += 1;
-                        outcome.fresh.push(false);
-                        continue;
-                    }
-                }
-                add_to_bucket(&tx, r)?;
-                super::suppress::apply(&tx, r, policy)?;
-                outcome.counted += 1;
-                outcome.fresh.push(true);
-            }
-            tx.commit().map_err(db("committing an events batch"))?;
-            Ok(outcome)
-        })
+        self.with(|conn| record_on(conn, batch, policy))
     }
 
     /// Counts per bucket key over the minutes `from_minute..=to_minute`.
@@ -312,6 +284,42 @@ impl LazyEventStore {
             }
         }
     }
+}
+
+/// [`EventStore::record`] on any connection to the state database (the report ingester's writer
+/// counts the bounces and complaints of the messages it reads on its own connection).
+pub fn record_on(
+    conn: &mut Connection,
+    batch: &[Recorded],
+    policy: &SuppressionPolicy,
+) -> Result<RecordOutcome, StoreError> {
+    // Keys are kept from when they were seen, not from when their event happened: a provider's
+    // retry of an old event must still find its key.
+    let seen_at = time::OffsetDateTime::now_utc().unix_timestamp();
+    let tx = conn.transaction().map_err(db("starting an events batch"))?;
+    let mut outcome = RecordOutcome::default();
+    for r in batch {
+        if let Some(key) = &r.key {
+            let fresh = tx
+                .prepare_cached(
+                    "INSERT INTO events_seen (event_key, seen_at) VALUES (?1, ?2) \
+                     ON CONFLICT (event_key) DO NOTHING",
+                )
+                .and_then(|mut s| s.execute(params![key, seen_at]))
+                .map_err(db("recording an event key"))?;
+            if fresh == 0 {
+                outcome.duplicates += 1;
+                outcome.fresh.push(false);
+                continue;
+            }
+        }
+        add_to_bucket(&tx, r)?;
+        super::suppress::apply(&tx, r, policy)?;
+        outcome.counted += 1;
+        outcome.fresh.push(true);
+    }
+    tx.commit().map_err(db("committing an events batch"))?;
+    Ok(outcome)
 }
 
 /// The UTC minute of a Unix time.

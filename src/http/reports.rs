@@ -1,4 +1,5 @@
-//! `POST /api/v1/reports`: a raw report in the body (XML, gzip, zip, JSON or a whole message),
+//! `POST /api/v1/reports`: a raw report in the body (XML, gzip, zip, JSON or a whole message, bounces
+//! and complaints included),
 //! behind the bearer token. 201 with the outcome once stored (200 when every report in it was
 //! already stored), 422 with the reason when it cannot be read, 413 over `server.max_body_bytes`
 //! (the body limit layer), 503 when the store cannot take it.
@@ -20,12 +21,12 @@ pub async fn post(
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let config = state.config.borrow().clone();
-    let (path, limits) = (config.state.path.clone(), config.ingest.limits.clone());
-    let outcome = tokio::task::spawn_blocking(move || {
-        service::ingest_into(&path, &limits, &mut body.as_ref())
-    })
-    .await
-    .map_err(|e| ApiError::store(format!("the ingest task stopped: {e}")))?;
+    let outcome = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || service::ingest_into(&config, &mut body.as_ref()))
+            .await
+            .map_err(|e| ApiError::store(format!("the ingest task stopped: {e}")))?
+    };
     state
         .metrics
         .ingest

@@ -15,8 +15,10 @@ pub enum Route<'m> {
     Reports(Vec<Candidate<'m>>),
     /// A DMARC failure report (RFC 9991).
     DmarcFailure(FailureSource<'m>),
-    /// Something this pipeline does not read, with the reason (kind `unknown`).
-    Unknown(String),
+    /// A bounce or a complaint, or mail that may be one (a plain-text bounce has no marker a router
+    /// can see): read by `crate::events::read_message_with`, which also names look-alikes
+    /// (auto-replies, delay notices) as not bounces.
+    Events,
 }
 
 /// A part worth sniffing.
@@ -37,12 +39,10 @@ pub enum FailureSource<'m> {
     PlainText(&'m str),
 }
 
-/// Classify a message by content: an ARF part decides by its `Feedback-Type` (RFC 5965 §3.1), a
-/// delivery status (RFC 3464) is a bounce, Exim's sentence is a failure report, and anything else is
-/// searched for report attachments.
-///
-/// Bounces (`message/delivery-status`) and complaints (ARF `abuse`, `fraud`, …) are recognised here
-/// and answered `Unknown` with the reason until their parsers plug in as `Route` variants.
+/// Classify a message by content: an ARF part decides by its `Feedback-Type` (RFC 5965 §3.1:
+/// `auth-failure` is a DMARC failure report, RFC 6591; every other type a complaint), a delivery
+/// status (RFC 3464) is a bounce, Exim's sentence is a failure report, parts that sniff as reports
+/// are reports, and a message with none of these may still be a plain-text bounce.
 pub fn route<'m>(message: &'m Message<'m>) -> Route<'m> {
     let parts = &message.parts;
     if let Some(arf) = parts
@@ -52,14 +52,12 @@ pub fn route<'m>(message: &'m Message<'m>) -> Route<'m> {
         let body = arf.contents();
         return match failure::feedback_type(body).as_deref() {
             Some("auth-failure") => Route::DmarcFailure(FailureSource::Arf(body)),
-            Some(other) => Route::Unknown(format!(
-                "an ARF report of feedback type {other:?} (a complaint), which this pipeline does not read"
-            )),
-            None => Route::Unknown("an ARF report part without a Feedback-Type field".into()),
+            _ => Route::Events,
         };
     }
-    let report_type = parts[0]
-        .content_type()
+    let report_type = parts
+        .first()
+        .and_then(|p| p.content_type())
         .and_then(|c| c.attribute("report-type"))
         .map(str::to_ascii_lowercase);
     if report_type.as_deref() == Some("delivery-status")
@@ -67,9 +65,7 @@ pub fn route<'m>(message: &'m Message<'m>) -> Route<'m> {
             .iter()
             .any(|p| content_type(p) == "message/delivery-status")
     {
-        return Route::Unknown(
-            "a delivery status notification (a bounce), which this pipeline does not read".into(),
-        );
+        return Route::Events;
     }
     if let Some(text) = parts.iter().find_map(|p| match &p.body {
         PartType::Text(t) if t.contains(EXIM_MARKER) => Some(t.as_ref()),
@@ -77,7 +73,11 @@ pub fn route<'m>(message: &'m Message<'m>) -> Route<'m> {
     }) {
         return Route::DmarcFailure(FailureSource::PlainText(text));
     }
-    Route::Reports(parts.iter().filter_map(candidate).collect())
+    let candidates: Vec<Candidate<'m>> = parts.iter().filter_map(candidate).collect();
+    if candidates.is_empty() {
+        return Route::Events;
+    }
+    Route::Reports(candidates)
 }
 
 /// A part that may hold a report, judged by its content.

@@ -3,10 +3,12 @@
 //! - [`sniff`]: what the bytes are (gzip, zip, XML, JSON, message), whatever the name says.
 //! - [`decode`]: gzip and zip within a decompressed-size and ratio budget; [`text`]: any encoding
 //!   into UTF-8; [`hash`]: the content hash computed on the way.
-//! - [`message`]: MIME messages and [`message::route`], which decides what a message is.
+//! - [`message`]: MIME messages and [`message::route`], which decides what a message is; bounces
+//!   and complaints go on to `crate::events` and are counted in the events tables.
 //! - [`formats`]: the parsers (DMARC aggregate, TLS-RPT, DMARC failure).
 //! - [`store`]: the write path into the state database (idempotent: duplicate key + content hash).
-//! - [`service`]: the process's one writer per database; [`sources`]: the watched directory.
+//! - [`service`]: the process's one writer per database; [`sources`]: the watched directory and
+//!   the IMAP mailbox.
 //! - [`outcome`]: what one input came to (the JSON line of `senderscope ingest`).
 //! - [`limits`], [`error`], [`warnings`]: bounds, refusals and what was tolerated.
 //!
@@ -36,11 +38,14 @@ use formats::dmarc_aggregate::AggregateSummary;
 use formats::failure::FailureReport;
 use formats::tls_report::TlsReport;
 
+use crate::events::store::{RecordOutcome, Recorded};
+use crate::events::suppress::SuppressionPolicy;
+
 pub use error::IngestError;
 pub use hash::ContentHash;
 pub use limits::Limits;
 pub use outcome::{InputOutcome, Status};
-pub use pipeline::ingest;
+pub use pipeline::{MessageRules, ingest, ingest_with};
 
 /// The bounds the fuzz target and its replay test run with: the defaults, with a decompressed
 /// budget small enough that a generated bomb is refused quickly.
@@ -62,6 +67,10 @@ pub enum ReportKind {
     TlsReport,
     /// A DMARC failure report (RFC 9991).
     DmarcFailure,
+    /// A bounce (RFC 3464 delivery status notification, or an MTA's plain-text layout).
+    Bounce,
+    /// A complaint (ARF feedback report, RFC 5965, of a type other than `auth-failure`).
+    Complaint,
     /// Nothing this pipeline reads.
     Unknown,
 }
@@ -73,6 +82,8 @@ impl ReportKind {
             ReportKind::DmarcAggregate => "dmarc_aggregate",
             ReportKind::TlsReport => "tls_report",
             ReportKind::DmarcFailure => "dmarc_failure",
+            ReportKind::Bounce => "bounce",
+            ReportKind::Complaint => "complaint",
             ReportKind::Unknown => "unknown",
         }
     }
@@ -123,6 +134,14 @@ pub trait ReportSink {
         report: &FailureReport,
         hash: &ContentHash,
     ) -> Result<Stored, IngestError>;
+    /// The bounces or complaints of one message, each keyed for idempotency
+    /// ([`crate::events::ingest::recorded`]): counted in one transaction, those whose key was
+    /// counted before skipped.
+    fn message_events(
+        &mut self,
+        batch: &[Recorded],
+        policy: &SuppressionPolicy,
+    ) -> Result<RecordOutcome, IngestError>;
 }
 
 /// A sink that stores nothing and calls every report new (`senderscope ingest --dry-run`).
@@ -153,5 +172,16 @@ impl ReportSink for DryRun {
         _: &ContentHash,
     ) -> Result<Stored, IngestError> {
         Ok(Stored::New)
+    }
+    fn message_events(
+        &mut self,
+        batch: &[Recorded],
+        _: &SuppressionPolicy,
+    ) -> Result<RecordOutcome, IngestError> {
+        Ok(RecordOutcome {
+            counted: batch.len(),
+            duplicates: 0,
+            fresh: vec![true; batch.len()],
+        })
     }
 }

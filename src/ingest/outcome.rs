@@ -1,5 +1,5 @@
-//! What one input came to: the reports found in it (new or duplicate), the refusals, the warnings —
-//! and its JSON line for `senderscope ingest --format json` (docs/ingest.md).
+//! What one input came to: the reports found in it (new or duplicate), the bounces and complaints,
+//! the refusals, the warnings — and its JSON line for `senderscope ingest --format json` (docs/ingest.md).
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -7,6 +7,8 @@ use serde_json::{Value, json};
 use super::error::IngestError;
 use super::warnings::Warnings;
 use super::{ReportKind, Stored};
+use crate::events::store::Recorded;
+use crate::events::{Bounce, Complaint, MessageEvents};
 
 /// One report found in an input.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -28,6 +30,19 @@ pub struct Found {
     /// Aggregate reports stored now: messages by (disposition, DKIM aligned, SPF aligned);
     /// TLS reports: `[successful, failed]` sessions as two entries. Empty otherwise.
     pub breakdown: Vec<(Breakdown, u64)>,
+}
+
+/// The bounces or complaints of one message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoundEvents {
+    /// [`ReportKind::Bounce`] or [`ReportKind::Complaint`].
+    pub kind: ReportKind,
+    /// What the message reports, one item per recipient (the JSON line's `bounces`/`complaints`).
+    pub read: MessageEvents,
+    /// The events counted now (for the metrics); the others were counted before.
+    pub counted: Vec<Recorded>,
+    /// Events already counted before (same message and recipient).
+    pub duplicates: usize,
 }
 
 /// What a count in [`Found::breakdown`] is of.
@@ -67,6 +82,8 @@ impl Status {
 pub struct InputOutcome {
     /// Reports found, in order.
     pub reports: Vec<Found>,
+    /// Messages with bounces or complaints, in order.
+    pub events: Vec<FoundEvents>,
     /// Refusals (the input's, or of parts of it), in order.
     pub errors: Vec<IngestError>,
     /// What was tolerated.
@@ -76,30 +93,38 @@ pub struct InputOutcome {
 }
 
 impl InputOutcome {
-    /// `failed` when anything was refused (or nothing found), `duplicate` when every report was
-    /// already stored, `ok` otherwise.
+    /// `failed` when anything was refused (or nothing found), `duplicate` when every report and
+    /// every bounce or complaint was already stored, `ok` otherwise.
     pub fn status(&self) -> Status {
-        if !self.errors.is_empty() || self.reports.is_empty() {
+        if !self.errors.is_empty() || self.found_nothing() {
             Status::Failed
-        } else if self.reports.iter().all(|r| r.stored == Stored::Duplicate) {
+        } else if self.reports.iter().all(|r| r.stored == Stored::Duplicate)
+            && self.events.iter().all(|e| e.counted.is_empty())
+        {
             Status::Duplicate
         } else {
             Status::Ok
         }
     }
 
-    /// The kind of the first report found, else the kind that failed, else `unknown`.
+    fn found_nothing(&self) -> bool {
+        self.reports.is_empty() && self.events.is_empty()
+    }
+
+    /// The kind of the first report (or bounce or complaint) found, else the kind that failed,
+    /// else `unknown`.
     pub fn kind(&self) -> ReportKind {
         self.reports
             .first()
             .map(|r| r.kind)
+            .or_else(|| self.events.first().map(|e| e.kind))
             .or(self.attempted)
             .unwrap_or(ReportKind::Unknown)
     }
 
     /// Every refusal in one sentence; the stable code of the first for metrics.
     pub fn error(&self) -> Option<String> {
-        if self.errors.is_empty() && self.reports.is_empty() {
+        if self.errors.is_empty() && self.found_nothing() {
             return Some("no DMARC, TLS-RPT, ARF or DSN content found".into());
         }
         let parts: Vec<String> = self.errors.iter().map(ToString::to_string).collect();
@@ -128,12 +153,37 @@ impl InputOutcome {
         self.reports.iter().map(|r| r.messages).sum()
     }
 
-    /// Reports that were already stored.
+    /// Reports, bounces and complaints that were already stored.
     pub fn duplicates(&self) -> u64 {
-        self.reports
+        let reports = self
+            .reports
             .iter()
             .filter(|r| r.stored == Stored::Duplicate)
-            .count() as u64
+            .count();
+        let events: usize = self.events.iter().map(|e| e.duplicates).sum();
+        (reports + events) as u64
+    }
+
+    /// Failed recipients read (new or counted before).
+    pub fn bounces(&self) -> Vec<&Bounce> {
+        self.events
+            .iter()
+            .flat_map(|e| match &e.read {
+                MessageEvents::Bounces(b) => b.as_slice(),
+                _ => &[],
+            })
+            .collect()
+    }
+
+    /// Complaints read (new or counted before).
+    pub fn complaints(&self) -> Vec<&Complaint> {
+        self.events
+            .iter()
+            .flat_map(|e| match &e.read {
+                MessageEvents::Complaints(c) => c.as_slice(),
+                _ => &[],
+            })
+            .collect()
     }
 
     /// The JSON line of this input.
@@ -147,6 +197,13 @@ impl InputOutcome {
             "messages": self.messages(),
             "duplicates": self.duplicates(),
         });
+        let (bounces, complaints) = (self.bounces(), self.complaints());
+        if !bounces.is_empty() {
+            line["bounces"] = json!(bounces);
+        }
+        if !complaints.is_empty() {
+            line["complaints"] = json!(complaints);
+        }
         if let Some(error) = self.error() {
             line["error"] = Value::String(error);
         }

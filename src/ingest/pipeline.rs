@@ -15,16 +15,50 @@ use super::formats::{failure, tls_report};
 use super::hash::{ContentHash, HashingReader};
 use super::limits::Limits;
 use super::message::{Candidate, FailureSource, Route, from_address, route};
-use super::outcome::{Breakdown, Found, InputOutcome};
+use super::outcome::{Breakdown, Found, FoundEvents, InputOutcome};
 use super::sniff::{Sniffed, skip_preamble, sniff};
 use super::text::{SourceEncoding, Utf8Repair};
 use super::{Admission, ReportKind, ReportSink, Stored};
+use crate::events::MessageEvents;
+use crate::events::classify::Classifier;
+use crate::events::settings::EventSettings;
+use crate::events::suppress::SuppressionPolicy;
 
-/// Read every report in `input` into `sink`. Never panics and never returns early: whatever happens
-/// is in the outcome.
+/// How the bounces and complaints of messages are read and counted (the `events:` section): the
+/// operator's classification rules and the suppression policy.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MessageRules {
+    /// Status and diagnostic text → reason, the operator's rules first.
+    pub classifier: Classifier,
+    /// When an address goes on the suppression list.
+    pub suppression: SuppressionPolicy,
+}
+
+impl From<&EventSettings> for MessageRules {
+    fn from(s: &EventSettings) -> Self {
+        MessageRules {
+            classifier: s.classifier.clone(),
+            suppression: s.suppression,
+        }
+    }
+}
+
+/// Read every report in `input` into `sink`, bounces and complaints with the built-in rules. Never
+/// panics and never returns early: whatever happens is in the outcome.
 pub fn ingest(input: &mut dyn BufRead, limits: &Limits, sink: &mut dyn ReportSink) -> InputOutcome {
+    ingest_with(input, limits, &MessageRules::default(), sink)
+}
+
+/// [`ingest`] with the operator's rules for bounces and complaints.
+pub fn ingest_with(
+    input: &mut dyn BufRead,
+    limits: &Limits,
+    rules: &MessageRules,
+    sink: &mut dyn ReportSink,
+) -> InputOutcome {
     let mut run = Run {
         limits,
+        rules,
         sink,
         budget: Budget::new(limits),
         outcome: InputOutcome::default(),
@@ -37,6 +71,7 @@ pub fn ingest(input: &mut dyn BufRead, limits: &Limits, sink: &mut dyn ReportSin
 
 struct Run<'a> {
     limits: &'a Limits,
+    rules: &'a MessageRules,
     sink: &'a mut dyn ReportSink,
     budget: Budget,
     outcome: InputOutcome,
@@ -229,9 +264,64 @@ impl Run<'_> {
                 });
                 Ok(())
             }
-            Route::Unknown(reason) => Err(IngestError::NotAReport(reason)),
+            Route::Events => self.events(message),
         }
     }
+
+    /// A message that may carry bounces or complaints: read by the events parser, counted under
+    /// keys derived from the message (its Message-ID and each recipient), so reading it again from
+    /// any source counts nothing twice.
+    fn events(&mut self, message: &Message<'_>) -> Result<(), IngestError> {
+        let raw = message.raw_message();
+        let read = crate::events::read_message_with(raw, &self.rules.classifier);
+        let kind = match &read {
+            MessageEvents::Bounces(_) => ReportKind::Bounce,
+            MessageEvents::Complaints(_) => ReportKind::Complaint,
+            MessageEvents::NotABounce { why } => {
+                return Err(IngestError::NotAReport(format!("{why}; nothing to count")));
+            }
+            MessageEvents::Unrecognized => {
+                return Err(IngestError::NotAReport(
+                    "no DMARC, TLS-RPT, ARF or DSN content found in the message".into(),
+                ));
+            }
+        };
+        self.outcome.attempted = Some(kind);
+        let key = crate::events::ingest::message_key(raw);
+        let batch = crate::events::ingest::recorded(&read, &key, event_time(message));
+        if batch.is_empty() {
+            return Err(IngestError::NotAReport(format!(
+                "a {} that names no usable recipient address",
+                kind.as_str()
+            )));
+        }
+        let stored = self.sink.message_events(&batch, &self.rules.suppression)?;
+        let counted = batch
+            .into_iter()
+            .zip(&stored.fresh)
+            .filter(|(_, fresh)| **fresh)
+            .map(|(r, _)| r)
+            .collect();
+        self.outcome.events.push(FoundEvents {
+            kind,
+            read,
+            counted,
+            duplicates: stored.duplicates,
+        });
+        Ok(())
+    }
+}
+
+/// When a bounce or complaint happened: the message's `Date` (RFC 5322 §3.6.1: when its author, here
+/// the reporting MTA or feedback loop, wrote it), so a backfill lands in the right minutes; the time
+/// of reading when the date is missing or in the future.
+fn event_time(message: &Message<'_>) -> i64 {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    message
+        .date()
+        .map(|d| d.to_timestamp())
+        .filter(|&t| t > 0 && t <= now)
+        .unwrap_or(now)
 }
 
 /// Say which part of an input a refusal came from.

@@ -1,5 +1,5 @@
 //! One ingest writer per state database in the process, shared by the sources (the watched
-//! directory, `POST /api/v1/reports`): SQLite takes one writer at a time anyway, and one connection
+//! directory, `POST /api/v1/reports`, the IMAP mailbox): SQLite takes one writer at a time anyway, and one connection
 //! keeps the duplicate check and the insert of a report in the same serial order.
 
 use std::collections::HashMap;
@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::outcome::InputOutcome;
 use super::store::IngestStore;
-use super::{IngestError, Limits, ingest};
+use super::{IngestError, MessageRules, ingest_with};
+use crate::config::Config;
 
 type Shared = Arc<Mutex<IngestStore>>;
 
@@ -27,10 +28,12 @@ pub fn writer(path: &Path) -> Result<Shared, IngestError> {
     Ok(w)
 }
 
-/// Ingest one input into the database at `path` (blocking: call from a blocking thread). The
-/// outcome is final: every report in it is committed (or refused) when this returns.
-pub fn ingest_into(path: &Path, limits: &Limits, input: &mut dyn BufRead) -> InputOutcome {
-    let writer = match writer(path) {
+/// Ingest one input into the state database of `config` (`state.path`), with its bounds
+/// (`ingest`) and its rules for bounces and complaints (`events`). Blocking: call from a blocking
+/// thread. The outcome is final: every report, bounce and complaint in it is committed (or refused)
+/// when this returns.
+pub fn ingest_into(config: &Config, input: &mut dyn BufRead) -> InputOutcome {
+    let writer = match writer(&config.state.path) {
         Ok(w) => w,
         Err(e) => {
             return InputOutcome {
@@ -40,7 +43,10 @@ pub fn ingest_into(path: &Path, limits: &Limits, input: &mut dyn BufRead) -> Inp
         }
     };
     let mut store = writer.lock().unwrap_or_else(PoisonError::into_inner);
-    ingest(input, limits, &mut *store)
+    let rules = MessageRules::from(&config.events);
+    let outcome = ingest_with(input, &config.ingest.limits, &rules, &mut *store);
+    store.release();
+    outcome
 }
 
 impl InputOutcome {

@@ -22,6 +22,8 @@ use super::formats::failure::FailureReport;
 use super::formats::tls_report::TlsReport;
 use super::hash::ContentHash;
 use super::{Admission, ReportKind, ReportSink, Stored};
+use crate::events::store::{RecordOutcome, Recorded};
+use crate::events::suppress::SuppressionPolicy;
 use crate::store::{SqliteStore, StoreError};
 
 /// Records per write transaction: large enough to amortise the commit, small enough that the
@@ -105,6 +107,15 @@ impl IngestStore {
         }
         tx.commit().map_err(store_err("committing retention"))?;
         Ok(removed)
+    }
+
+    /// Roll back a transaction a failed write left open, so this connection never keeps the
+    /// database's write lock between inputs (the daemon's own writer waits on it).
+    pub fn release(&mut self) {
+        self.abort_aggregate();
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
     }
 
     fn begin_tx(&self) -> Result<(), IngestError> {
@@ -498,6 +509,20 @@ impl ReportSink for IngestStore {
         self.ledger(ReportKind::DmarcFailure, &key, &hash, &stored)?;
         self.commit()?;
         Ok(stored)
+    }
+
+    fn message_events(
+        &mut self,
+        batch: &[Recorded],
+        policy: &SuppressionPolicy,
+    ) -> Result<RecordOutcome, IngestError> {
+        // The events tables are in the same database: counted on this connection, in their own
+        // transaction (a write that failed half-way left one open: roll it back first).
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        crate::events::store::record_on(&mut self.conn, batch, policy)
+            .map_err(|e| IngestError::Store(format!("counting bounces and complaints: {e}")))
     }
 }
 

@@ -5,6 +5,7 @@ pub mod chromium;
 pub mod cli;
 pub mod daemon;
 pub mod dns_relay;
+pub mod dovecot;
 pub mod hostile_dns;
 pub mod https;
 pub mod nsd;

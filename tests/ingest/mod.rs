@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use crate::harness::daemon::{Daemon, TestConfig, binary};
 
+mod imap;
+
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/ingest")
@@ -303,4 +305,145 @@ fn sigkill_in_a_directory_batch_loses_and_doubles_nothing() {
         ),
         0
     );
+}
+
+fn bounce_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/bounces")
+        .join(name)
+}
+
+#[test]
+fn ingest_prints_bounces_and_complaints_and_counts_them_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = TestConfig::new(dir.path(), &["shop.example"]);
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, yaml(&cfg)).unwrap();
+    let run = |extra: &[&str]| {
+        Command::new(binary())
+            .args(["ingest", "--format", "json"])
+            .args(extra)
+            .arg(bounce_fixture("postfix_user_unknown.eml"))
+            .arg(bounce_fixture("arf_yahoo_abuse.eml"))
+            .arg(bounce_fixture("auto_reply.eml"))
+            .output()
+            .unwrap()
+    };
+    // --dry-run classifies without a configuration.
+    let dry = run(&["--dry-run"]);
+    assert_eq!(dry.status.code(), Some(1), "the auto-reply is not a bounce");
+    let lines = json_lines(&dry.stdout);
+    assert_eq!(lines[0]["kind"], "bounce");
+    assert_eq!(lines[0]["bounces"][0]["recipient"], "bob@example.net");
+    assert_eq!(lines[0]["bounces"][0]["reason"], "user_unknown");
+    assert_eq!(lines[1]["kind"], "complaint");
+    assert_eq!(lines[1]["complaints"][0]["provider"], "yahoo");
+    assert_eq!(lines[2]["status"], "failed");
+    assert_eq!(lines[2]["kind"], "unknown");
+    assert!(lines[2]["error"].as_str().unwrap().contains("auto-reply"));
+    assert_eq!(lines[3]["summary"]["bounces"], 1);
+    assert_eq!(lines[3]["summary"]["complaints"], 1);
+    assert!(!cfg.state.exists(), "a dry run touches no database");
+
+    let config_arg = config.to_str().unwrap();
+    let first = json_lines(&run(&["-c", config_arg]).stdout);
+    assert_eq!(first[0]["status"], "ok", "{}", first[0]);
+    assert_eq!(first[1]["status"], "ok", "{}", first[1]);
+    let again = json_lines(&run(&["-c", config_arg]).stdout);
+    assert_eq!(again[0]["status"], "duplicate");
+    assert_eq!(again[0]["duplicates"], 1);
+    assert_eq!(again[1]["status"], "duplicate");
+    assert_eq!(
+        state_count(
+            &cfg.state,
+            "SELECT SUM(count) FROM event_buckets WHERE event = 'bounce' AND sender_domain = 'shop.example'"
+        ),
+        1
+    );
+    assert_eq!(
+        state_count(
+            &cfg.state,
+            "SELECT SUM(count) FROM event_buckets WHERE event = 'complaint'"
+        ),
+        1
+    );
+    assert_eq!(
+        state_count(&cfg.state, "SELECT COUNT(*) FROM suppressions"),
+        2,
+        "the hard bounce and the complaint suppress their addresses"
+    );
+}
+
+#[test]
+fn a_bounce_through_http_and_the_directory_counts_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (d, inbox, cfg, _) = daemon_with_inbox(dir.path(), "200ms");
+    let auth = [("Authorization", "Bearer ingest-token")];
+    let dsn = std::fs::read(bounce_fixture("postfix_user_unknown.eml")).unwrap();
+
+    let created = d.request("POST", "/api/v1/reports", &auth, &dsn);
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.json()["kind"], "bounce");
+    assert_eq!(created.json()["bounces"][0]["status"], "5.1.1");
+    let again = d.request("POST", "/api/v1/reports", &auth, &dsn);
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.json()["status"], "duplicate");
+    let auto_reply = std::fs::read(bounce_fixture("auto_reply.eml")).unwrap();
+    let refused = d.request("POST", "/api/v1/reports", &auth, &auto_reply);
+    assert_eq!(refused.status, 422, "{}", refused.body);
+
+    // The same bounce and a complaint through the directory.
+    std::fs::copy(
+        bounce_fixture("postfix_user_unknown.eml"),
+        inbox.join("bounce.eml"),
+    )
+    .unwrap();
+    std::fs::copy(bounce_fixture("arf_yahoo_abuse.eml"), inbox.join("fbl.eml")).unwrap();
+    std::fs::copy(bounce_fixture("auto_reply.eml"), inbox.join("ooo.eml")).unwrap();
+    wait_until(Duration::from_secs(20), "the inbox to empty", || {
+        inbox.join("processed/bounce.eml").exists()
+            && inbox.join("processed/fbl.eml").exists()
+            && inbox.join("failed/ooo.eml").exists()
+    });
+    let reason = std::fs::read_to_string(inbox.join("failed/ooo.eml.error")).unwrap();
+    assert!(reason.contains("auto-reply"), "{reason}");
+    assert_eq!(
+        state_count(
+            &cfg.state,
+            "SELECT SUM(count) FROM event_buckets WHERE event = 'bounce'"
+        ),
+        1
+    );
+    assert_eq!(
+        state_count(
+            &cfg.state,
+            "SELECT SUM(count) FROM event_buckets WHERE event = 'complaint'"
+        ),
+        1
+    );
+    let metrics = d.get("/metrics");
+    let count = |series: &str| metrics.value(series).unwrap_or(0.0);
+    assert_eq!(
+        count("senderscope_ingest_total{kind=\"bounce\",result=\"ok\",source=\"http\"}"),
+        1.0,
+        "{}",
+        metrics.body
+    );
+    assert_eq!(
+        count(
+            "senderscope_ingest_total{kind=\"bounce\",result=\"duplicate\",source=\"directory\"}"
+        ),
+        1.0
+    );
+    assert_eq!(
+        count("senderscope_ingest_total{kind=\"complaint\",result=\"ok\",source=\"directory\"}"),
+        1.0
+    );
+    let bounces: f64 = metrics
+        .body
+        .lines()
+        .filter(|l| l.starts_with("senderscope_bounces_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(bounces, 1.0, "{}", metrics.body);
 }

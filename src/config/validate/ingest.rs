@@ -1,4 +1,5 @@
-//! The `ingest` section: input bounds and the watched directory (docs/ingest.md).
+//! The `ingest` section: input bounds, the watched directory and the IMAP mailbox (`imap.rs`)
+//! (docs/ingest.md).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -43,6 +44,7 @@ impl Validator<'_> {
                 ),
             }
         });
+        let imap = raw.imap.and_then(|i| self.imap(i, &path.key("imap")));
         IngestSettings {
             limits: Limits {
                 max_buffered_bytes: max_message_bytes,
@@ -51,6 +53,7 @@ impl Validator<'_> {
                 ..defaults
             },
             directory,
+            imap,
         }
     }
 

@@ -11,6 +11,7 @@ mod alerts;
 mod blocklists;
 mod domains;
 mod events;
+mod imap;
 mod ingest;
 mod sections;
 

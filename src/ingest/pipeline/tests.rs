@@ -287,11 +287,63 @@ fn bad_inputs_fail_with_their_reason() {
     let bounce = bytes_of(
         b"From: MAILER-DAEMON@b.example\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=x\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\nfailed\r\n--x\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; b.example\r\n--x--\r\n",
     );
-    assert!(
-        bounce.error().unwrap().contains("bounce"),
-        "{:?}",
-        bounce.error()
+    // A delivery status report that names no failed recipient counts nothing and is refused.
+    assert_eq!(bounce.result_code(), "not_a_report", "{:?}", bounce.error());
+    assert!(bounce.bounces().is_empty());
+}
+
+fn bounce_fixture(name: &str) -> InputOutcome {
+    let path = format!(
+        "{}/tests/fixtures/bounces/{name}",
+        env!("CARGO_MANIFEST_DIR")
     );
+    let bytes = std::fs::read(&path).unwrap();
+    ingest(&mut bytes.as_slice(), &Limits::default(), &mut DryRun)
+}
+
+#[test]
+fn bounces_and_complaints_are_routed_to_the_events_parser() {
+    let o = bounce_fixture("postfix_user_unknown.eml");
+    assert_eq!((o.status(), o.kind()), (Status::Ok, ReportKind::Bounce));
+    let line = o.json_line("b.eml");
+    assert_eq!(line["kind"], "bounce");
+    assert_eq!(line["bounces"][0]["recipient"], "bob@example.net");
+    assert_eq!(line["bounces"][0]["type"], "hard");
+    assert_eq!(line["bounces"][0]["reason"], "user_unknown");
+    assert_eq!(line["bounces"][0]["sender_domain"], "shop.example");
+    assert_eq!(o.events[0].counted.len(), 1);
+
+    // Two failed recipients in one plain-text (non-DSN) bounce: one item each, in order.
+    let o = bounce_fixture("exim_plain_two_failed.eml");
+    assert_eq!(o.kind(), ReportKind::Bounce, "{:?}", o.error());
+    assert_eq!(o.bounces().len(), 2);
+
+    let o = bounce_fixture("arf_yahoo_abuse.eml");
+    assert_eq!((o.status(), o.kind()), (Status::Ok, ReportKind::Complaint));
+    let line = o.json_line("c.eml");
+    assert_eq!(line["complaints"][0]["recipient"], "quinn@yahoo.com");
+    assert_eq!(line["complaints"][0]["feedback_type"], "abuse");
+    assert_eq!(line["complaints"][0]["provider"], "yahoo");
+
+    // An ARF auth-failure report stays a DMARC failure report.
+    let o = bounce_fixture("dmarc_ruf_report_linkedin.eml");
+    assert_eq!(o.kind(), ReportKind::DmarcFailure);
+
+    // Look-alikes count nothing and say why.
+    for (name, why) in [
+        ("auto_reply.eml", "auto-reply"),
+        ("postfix_delayed.eml", "delay"),
+        ("newsletter.eml", "no DMARC"),
+    ] {
+        let o = bounce_fixture(name);
+        assert_eq!(
+            (o.status(), o.kind()),
+            (Status::Failed, ReportKind::Unknown),
+            "{name}"
+        );
+        assert!(o.error().unwrap().contains(why), "{name}: {:?}", o.error());
+        assert_eq!(o.result_code(), "not_a_report");
+    }
 }
 
 #[test]

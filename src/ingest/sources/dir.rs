@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::ingest::metrics::{IngestMetrics, Source};
 use crate::ingest::outcome::Status;
-use crate::ingest::{IngestError, InputOutcome, Limits, service};
+use crate::ingest::{IngestError, InputOutcome, service};
 
 /// Subdirectory for ingested files.
 pub const PROCESSED: &str = "processed";
@@ -102,7 +102,7 @@ pub async fn run(
             }
             let (config, inbox) = (config.clone(), inbox.clone());
             let done = tokio::task::spawn_blocking(move || {
-                let outcome = process(&inbox, &path, &config.state.path, &config.ingest.limits);
+                let outcome = process(&inbox, &path, &config);
                 (outcome, config)
             });
             match done.await {
@@ -176,10 +176,10 @@ fn ready(
     out
 }
 
-/// Ingest one file, then move it according to its outcome.
-pub fn process(inbox: &Path, path: &Path, state: &Path, limits: &Limits) -> InputOutcome {
+/// Ingest one file (reports, bounces, complaints), then move it according to its outcome.
+pub fn process(inbox: &Path, path: &Path, config: &Config) -> InputOutcome {
     let outcome = match File::open(path) {
-        Ok(f) => service::ingest_into(state, limits, &mut BufReader::with_capacity(64 << 10, f)),
+        Ok(f) => service::ingest_into(config, &mut BufReader::with_capacity(64 << 10, f)),
         Err(e) => InputOutcome {
             errors: vec![IngestError::Io(e)],
             ..InputOutcome::default()
