@@ -42,6 +42,8 @@ pub struct IngestSettings {
     pub limits: crate::ingest::Limits,
     /// A watched directory, if any.
     pub directory: Option<IngestDirectory>,
+    /// Known senders: the shipped config/senders.yaml plus `ingest.senders_file`.
+    pub senders: crate::analysis::senders::SenderMap,
 }
 
 /// `ingest.directory`: files dropped here are ingested, then moved to `processed/` or `failed/`

@@ -41,13 +41,14 @@ pub async fn status(
         last_error: state.reload_status.last_error(),
         last_success_at: state.reload_status.last_success_unix(),
     };
-    let snapshot = state.results.state().read();
-    Ok(Json(views::status(
-        &config,
-        &snapshot,
-        reload,
-        Page::new(q.offset, q.limit),
-    )))
+    let mut response = {
+        let snapshot = state.results.state().read();
+        views::status(&config, &snapshot, reload, Page::new(q.offset, q.limit))
+    };
+    let listed = response.domains.iter().map(|d| d.domain.clone()).collect();
+    let verdicts = super::analysis::verdicts(config, listed).await;
+    views::reports::attach_status(&mut response, &verdicts);
+    Ok(Json(response))
 }
 
 /// `GET /api/v1/domains/{domain}`: 404 for a domain that is not configured.
@@ -63,8 +64,13 @@ pub async fn domain(
     };
     let name = DomainName::parse(&domain).map_err(|_| unknown())?;
     let config = state.config.borrow().clone();
-    let snapshot = state.results.state().read();
-    views::domain(&config, &snapshot, &name)
-        .map(Json)
-        .ok_or_else(unknown)
+    let detail = {
+        let snapshot = state.results.state().read();
+        views::domain(&config, &snapshot, &name)
+    };
+    let mut detail = detail.ok_or_else(unknown)?;
+    if let Some(r) = super::analysis::domain_reports(config, name.to_string()).await {
+        views::reports::attach_domain(&mut detail, r);
+    }
+    Ok(Json(detail))
 }

@@ -6,9 +6,10 @@
 //! first result is stored), worst first, each with a one-line `summary` of what is wrong (the messages
 //! of its worst findings). A configured range is one entry with its addresses' results grouped
 //! (`range`). The status page is bounded ([`Page`]): it builds entries only for the page it shows and
-//! says how many it left out.
+//! says how many it left out. [`reports`] adds what the DMARC aggregate reports say.
 
 mod range;
+pub mod reports;
 
 use std::cmp::Reverse;
 
@@ -167,6 +168,10 @@ pub struct DomainSummary {
     pub summary: String,
     /// Latest result of each check, worst first.
     pub checks: Vec<CheckSummary>,
+    /// Enforcement readiness from the DMARC aggregate reports (compact); absent when the store
+    /// could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enforcement: Option<crate::analysis::readiness::EnforcementSummary>,
 }
 
 /// One check's latest result, without record and detail (see `/api/v1/domains/{domain}`).
@@ -238,6 +243,9 @@ pub struct DomainDetail {
     pub checks: Vec<CheckDetail>,
     /// The domain's sending IPs, with their PTR/FCrDNS results in full.
     pub ips: Vec<IpEntry<CheckDetail>>,
+    /// What the DMARC aggregate reports say ([`reports`]); absent when the store could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reports: Option<reports::DomainReports>,
 }
 
 /// One check's latest result in full.
@@ -498,6 +506,7 @@ pub fn status(config: &Config, s: &Snapshot, reload: ConfigState, page: Page) ->
                 status,
                 summary: summarize(status, &mine),
                 checks: mine.into_iter().map(summary).collect(),
+                enforcement: None,
             }
         })
         .collect();
@@ -544,5 +553,6 @@ pub fn domain(config: &Config, s: &Snapshot, name: &DomainName) -> Option<Domain
         dkim_selectors: settings.dkim_selectors.clone(),
         checks: mine.into_iter().map(detail).collect(),
         ips,
+        reports: None,
     })
 }

@@ -7,6 +7,7 @@ use super::Validator;
 use crate::config::keypath::KeyPath;
 use crate::config::model::{IngestDirectory, IngestSettings};
 use crate::config::raw::RawIngest;
+use crate::analysis::senders::SenderMap;
 use crate::config::size::{format_size, parse_size};
 use crate::ingest::Limits;
 
@@ -43,7 +44,9 @@ impl Validator<'_> {
                 ),
             }
         });
+        let senders = self.senders(raw.senders_file.as_deref(), &path.key("senders_file"));
         IngestSettings {
+            senders,
             limits: Limits {
                 max_buffered_bytes: max_message_bytes,
                 max_decompressed_bytes: max_report_bytes,
@@ -51,6 +54,27 @@ impl Validator<'_> {
                 ..defaults
             },
             directory,
+        }
+    }
+
+    /// The shipped sender mapping, extended by the file at `file` (refused whole, with the file's
+    /// line, when it does not parse).
+    fn senders(&mut self, file: Option<&str>, path: &KeyPath) -> SenderMap {
+        let shipped = SenderMap::embedded();
+        let Some(file) = file else {
+            return shipped;
+        };
+        let read = std::fs::read_to_string(file)
+            .map_err(|e| format!("cannot read {file}: {e}"))
+            .and_then(|text| {
+                SenderMap::parse(&text).map_err(|e| format!("{file}: {e}"))
+            });
+        match read {
+            Ok(extra) => shipped.extended(extra),
+            Err(e) => {
+                self.problem(path.clone(), e);
+                shipped
+            }
         }
     }
 
