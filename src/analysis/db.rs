@@ -323,7 +323,11 @@ impl AnalysisDb {
     }
 
     /// DKIM selectors seen for `domain` whose newest report ended at or after `since`.
-    pub fn seen_selectors(&self, domain: &str, since: i64) -> Result<Vec<SeenSelector>, StoreError> {
+    pub fn seen_selectors(
+        &self,
+        domain: &str,
+        since: i64,
+    ) -> Result<Vec<SeenSelector>, StoreError> {
         self.with(|c| {
             let mut stmt = c
                 .prepare_cached(

@@ -155,11 +155,7 @@ pub async fn enrich_all(
 
 /// The daemon's enrichment task: every [`POLL`], the sources of reports received since the last
 /// pass (all reports at start). A store or DNS problem is logged and retried at the next poll.
-pub async fn run(
-    config: watch::Receiver<Arc<Config>>,
-    dns: Resolver,
-    shutdown: CancellationToken,
-) {
+pub async fn run(config: watch::Receiver<Arc<Config>>, dns: Resolver, shutdown: CancellationToken) {
     let mut since = 0_i64;
     let mut tick = tokio::time::interval(POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -195,7 +191,10 @@ pub async fn run(
         match pass {
             Ok(n) => {
                 if n > 0 {
-                    tracing::info!(sources = n, "resolved the reverse DNS of new report sources");
+                    tracing::info!(
+                        sources = n,
+                        "resolved the reverse DNS of new report sources"
+                    );
                 }
                 since = newest;
             }

@@ -59,7 +59,13 @@ pub fn sources(
     let failing = db.failing_rows(domain, since, MAX_FAILING_ROWS)?;
     let ips: Vec<&str> = totals.iter().map(|t| t.ip.as_str()).collect();
     let enrichment = db.enrichment(&ips)?;
-    Ok(sources::build(domain, totals.clone(), &failing, &enrichment, senders))
+    Ok(sources::build(
+        domain,
+        totals.clone(),
+        &failing,
+        &enrichment,
+        senders,
+    ))
 }
 
 /// Enforcement readiness of `domain` over `window` ending at `now`.

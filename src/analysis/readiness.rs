@@ -262,9 +262,11 @@ pub fn assess(domain: &str, window_days: u64, since: i64, sources: &[Source]) ->
             failed: s.failed,
         });
         for p in &s.problems {
-            match g.problems.iter_mut().find(|q| {
-                q.kind == p.kind && q.domain == p.domain && q.selector == p.selector
-            }) {
+            match g
+                .problems
+                .iter_mut()
+                .find(|q| q.kind == p.kind && q.domain == p.domain && q.selector == p.selector)
+            {
                 Some(q) => q.messages += p.messages,
                 None => g.problems.push(p.clone()),
             }
@@ -278,7 +280,8 @@ pub fn assess(domain: &str, window_days: u64, since: i64, sources: &[Source]) ->
             } else {
                 0.0
             };
-            g.ips.sort_by(|a, b| b.failed.cmp(&a.failed).then(a.ip.cmp(&b.ip)));
+            g.ips
+                .sort_by(|a, b| b.failed.cmp(&a.failed).then(a.ip.cmp(&b.ip)));
             g.ips_left_out = g.ips.len().saturating_sub(IPS_SHOWN);
             g.ips.truncate(IPS_SHOWN);
             g.problems.sort_by(|a, b| b.messages.cmp(&a.messages));

@@ -41,13 +41,18 @@ pub fn pick(domain: &str, configured: &[String], seen: Vec<SeenSelector>) -> Vec
     for s in seen {
         let selector_ok = !s.selector.is_empty()
             && s.selector.len() <= 63 * 4
-            && s.selector
-                .split('.')
-                .all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+            && s.selector.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            });
         if !s.dkim_domain.eq_ignore_ascii_case(domain)
             || s.passed == 0
             || !selector_ok
-            || configured.iter().any(|c| c.eq_ignore_ascii_case(&s.selector))
+            || configured
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(&s.selector))
             || out.iter().any(|o| o.selector == s.selector)
         {
             continue;
@@ -150,13 +155,21 @@ mod tests {
             findings: vec![
                 Finding::new(FindingCode::DkimSelectorMissing, Severity::Critical, "gone")
                     .with_detail(json!({"selector": "s2"})),
-                Finding::new(FindingCode::DkimSelectorMissing, Severity::Critical, "configured")
-                    .with_detail(json!({"selector": "s1"})),
+                Finding::new(
+                    FindingCode::DkimSelectorMissing,
+                    Severity::Critical,
+                    "configured",
+                )
+                .with_detail(json!({"selector": "s1"})),
             ],
             checked_at: 0,
             duration: Duration::ZERO,
         };
-        annotate(&mut report, "example.com", &[seen("example.com", "s2", 7, 7)]);
+        annotate(
+            &mut report,
+            "example.com",
+            &[seen("example.com", "s2", 7, 7)],
+        );
         assert_eq!(report.findings[0].severity, Severity::Warning);
         assert_eq!(report.findings[1].severity, Severity::Critical);
         let info = &report.findings[2];

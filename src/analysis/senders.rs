@@ -204,8 +204,10 @@ mod tests {
 
     #[test]
     fn a_bad_mapping_is_refused_with_its_line() {
-        let err = SenderMap::parse("a.example: { name: A, type: esp }\nb.example: { name: B, type: nope }\n")
-            .unwrap_err();
+        let err = SenderMap::parse(
+            "a.example: { name: A, type: esp }\nb.example: { name: B, type: nope }\n",
+        )
+        .unwrap_err();
         assert!(err.contains("line 2"), "{err}");
     }
 }

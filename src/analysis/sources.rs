@@ -146,7 +146,11 @@ fn problems_of(row: &FailingRow, policy_domain: &str, spf_include: Option<&str>)
     let spf: Vec<StoredSpf> = serde_json::from_str(&row.spf).unwrap_or_default();
     let spf: Vec<&StoredSpf> = spf
         .iter()
-        .filter(|s| s.scope.as_deref().is_none_or(|sc| sc.eq_ignore_ascii_case("mfrom")))
+        .filter(|s| {
+            s.scope
+                .as_deref()
+                .is_none_or(|sc| sc.eq_ignore_ascii_case("mfrom"))
+        })
         .collect();
     let envelope = row
         .envelope_from

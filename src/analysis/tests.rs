@@ -34,13 +34,18 @@ fn report(id: &str, end: i64, records: &[Rec<'_>]) -> String {
             "<record><row><source_ip>{ip}</source_ip><count>{count}</count><policy_evaluated>\
              <disposition>none</disposition><dkim>{dkim}</dkim><spf>{spf}</spf>{}</policy_evaluated></row>\
              <identifiers><header_from>example.com</header_from><envelope_from>{envelope}</envelope_from></identifiers><auth_results>",
-            reason.map_or(String::new(), |r| format!("<reason><type>{r}</type></reason>"))
+            reason.map_or(String::new(), |r| format!(
+                "<reason><type>{r}</type></reason>"
+            ))
         );
         for (d, s, r) in *sigs {
-            xml += &format!("<dkim><domain>{d}</domain><selector>{s}</selector><result>{r}</result></dkim>");
+            xml += &format!(
+                "<dkim><domain>{d}</domain><selector>{s}</selector><result>{r}</result></dkim>"
+            );
         }
         for (d, r) in *spfs {
-            xml += &format!("<spf><domain>{d}</domain><scope>mfrom</scope><result>{r}</result></spf>");
+            xml +=
+                &format!("<spf><domain>{d}</domain><scope>mfrom</scope><result>{r}</result></spf>");
         }
         xml += "</auth_results></record>";
     }
@@ -66,7 +71,10 @@ fn scenario(sendgrid_failing: u64) -> Vec<String> {
         "pass",
         "fail",
         "bounces.sendgrid.net",
-        &[("example.com", "s1", "pass"), ("sendgrid.net", "smtpapi", "pass")],
+        &[
+            ("example.com", "s1", "pass"),
+            ("sendgrid.net", "smtpapi", "pass"),
+        ],
         &[("bounces.sendgrid.net", "pass")],
         None,
     );
@@ -120,10 +128,25 @@ fn store(reports: &[String]) -> (tempfile::TempDir, AnalysisDb) {
     let now = crate::checks::unix_now();
     db.write_enrichment(
         &[
-            ("192.0.2.1".into(), "ptr", Some("mail-a1.google.com".into()), now + 3600),
-            ("192.0.2.2".into(), "ptr", Some("o1.ptr42.sendgrid.net".into()), now + 3600),
+            (
+                "192.0.2.1".into(),
+                "ptr",
+                Some("mail-a1.google.com".into()),
+                now + 3600,
+            ),
+            (
+                "192.0.2.2".into(),
+                "ptr",
+                Some("o1.ptr42.sendgrid.net".into()),
+                now + 3600,
+            ),
             ("203.0.113.9".into(), "no_ptr", None, now + 3600),
-            ("198.51.100.7".into(), "ptr", Some("mx0a.pphosted.com".into()), now + 3600),
+            (
+                "198.51.100.7".into(),
+                "ptr",
+                Some("mx0a.pphosted.com".into()),
+                now + 3600,
+            ),
         ],
         now,
     )
@@ -158,7 +181,9 @@ fn a_legitimate_sender_failing_four_percent_blocks_enforcement_and_says_what_to_
     assert!(kinds.contains(&ProblemKind::SpfNotAligned), "{kinds:?}");
     assert!(kinds.contains(&ProblemKind::DkimNotAligned), "{kinds:?}");
     assert!(
-        e.to_fix.iter().any(|f| f.starts_with("SendGrid (sendgrid.net): DKIM signs with d=sendgrid.net")),
+        e.to_fix
+            .iter()
+            .any(|f| f.starts_with("SendGrid (sendgrid.net): DKIM signs with d=sendgrid.net")),
         "{:?}",
         e.to_fix
     );
@@ -194,7 +219,11 @@ fn the_verdict_follows_the_share_of_legitimate_mail_failing() {
         .unwrap();
         assert_eq!(e.verdict, verdict, "{failing}: {:?}", e.reasons);
         // Spoofed mail never counts against readiness, but is named.
-        assert!(e.reasons.iter().any(|r| r.contains("300 messages came from sources that never pass")));
+        assert!(
+            e.reasons
+                .iter()
+                .any(|r| r.contains("300 messages came from sources that never pass"))
+        );
     }
 }
 
@@ -254,10 +283,25 @@ fn overview_gives_pass_rates_and_the_top_failing_sources_with_their_identity() {
     assert_eq!(top.failed, 480);
     assert_eq!(top.identity.sender, "Google Workspace");
     assert_eq!(top.problems[0].kind, ProblemKind::SpfNotAuthorized);
-    assert!(top.problems[0].fix.contains("include:_spf.google.com"), "{}", top.problems[0].fix);
-    assert!(top.problems.iter().any(|p| p.kind == ProblemKind::DkimFailed && p.selector.as_deref() == Some("google")));
-    let ips: Vec<&str> = o.top_failing_sources.iter().map(|s| s.ip.as_str()).collect();
-    assert_eq!(ips, ["192.0.2.1", "203.0.113.9", "192.0.2.2", "198.51.100.7"]);
+    assert!(
+        top.problems[0].fix.contains("include:_spf.google.com"),
+        "{}",
+        top.problems[0].fix
+    );
+    assert!(
+        top.problems
+            .iter()
+            .any(|p| p.kind == ProblemKind::DkimFailed && p.selector.as_deref() == Some("google"))
+    );
+    let ips: Vec<&str> = o
+        .top_failing_sources
+        .iter()
+        .map(|s| s.ip.as_str())
+        .collect();
+    assert_eq!(
+        ips,
+        ["192.0.2.1", "203.0.113.9", "192.0.2.2", "198.51.100.7"]
+    );
 }
 
 #[test]
@@ -272,11 +316,48 @@ fn pending_sources_are_those_without_fresh_enrichment() {
     let now = crate::checks::unix_now();
     let mut pending = db.pending_ips(0, None, now, 100).unwrap();
     pending.sort();
-    assert_eq!(pending, ["192.0.2.1", "192.0.2.2", "198.51.100.7", "203.0.113.9"]);
+    assert_eq!(
+        pending,
+        ["192.0.2.1", "192.0.2.2", "198.51.100.7", "203.0.113.9"]
+    );
     db.write_enrichment(&[("192.0.2.1".into(), "no_ptr", None, now + 60)], now)
         .unwrap();
-    assert_eq!(db.pending_ips(0, Some("example.com"), now, 100).unwrap().len(), 3);
+    assert_eq!(
+        db.pending_ips(0, Some("example.com"), now, 100)
+            .unwrap()
+            .len(),
+        3
+    );
     // Expired: asked again.
     assert_eq!(db.pending_ips(0, None, now + 120, 100).unwrap().len(), 4);
-    assert!(db.pending_ips(0, Some("other.example"), now, 100).unwrap().is_empty());
+    assert!(
+        db.pending_ips(0, Some("other.example"), now, 100)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn ingest_senders_file_extends_the_mapping_and_a_bad_one_is_a_config_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("senders.yaml");
+    std::fs::write(&good, "relay.example: { name: Our relay, type: hosting }\n").unwrap();
+    let yaml = |file: &std::path::Path| {
+        format!("domains: []\ningest:\n  senders_file: {}\n", file.display())
+    };
+    let c = crate::config::load_str(&yaml(&good), "c.yaml").unwrap();
+    let senders = &c.ingest.senders;
+    assert_eq!(
+        senders.identify(Some("mx1.relay.example")).sender,
+        "Our relay"
+    );
+    assert_eq!(senders.identify(Some("o1.sendgrid.net")).sender, "SendGrid");
+
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "relay.example: { name: Our relay, type: pigeon }\n").unwrap();
+    let err = crate::config::load_str(&yaml(&bad), "c.yaml")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("ingest.senders_file"), "{err}");
+    assert!(err.contains("bad.yaml") && err.contains("line 1"), "{err}");
 }

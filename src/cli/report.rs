@@ -41,10 +41,12 @@ pub struct EnforcementArgs {
 
 /// Run the report; returns the exit code.
 pub async fn enforcement(args: EnforcementArgs) -> anyhow::Result<u8> {
-    let window = parse_duration(&args.window)
-        .map_err(|e| anyhow::anyhow!("--window: {e}"))?;
+    let window = parse_duration(&args.window).map_err(|e| anyhow::anyhow!("--window: {e}"))?;
     if window < Duration::from_secs(86_400) {
-        bail!("--window: {} is shorter than a day; reports cover a day each", args.window);
+        bail!(
+            "--window: {} is shorter than a day; reports cover a day each",
+            args.window
+        );
     }
     let config = config::load(&super::source(args.config.clone()))?;
     let path = config.state.path.clone();
@@ -160,11 +162,16 @@ pub fn text(e: &Enforcement) -> String {
                 s += &format!("      … and {} more IPs\n", g.ips_left_out);
             }
             for p in &g.problems {
-                s += &format!("      {:?}: {}\n", p.mechanism, p.fix).replace("Spf:", "SPF:").replace("Dkim:", "DKIM:");
+                s += &format!("      {:?}: {}\n", p.mechanism, p.fix)
+                    .replace("Spf:", "SPF:")
+                    .replace("Dkim:", "DKIM:");
             }
         }
         if e.failing_sources_left_out > 0 {
-            s += &format!("  … and {} more failing sources\n", e.failing_sources_left_out);
+            s += &format!(
+                "  … and {} more failing sources\n",
+                e.failing_sources_left_out
+            );
         }
     }
     s

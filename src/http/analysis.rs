@@ -76,7 +76,11 @@ pub async fn enforcement(
 
 fn configured(config: &Config, domain: &str) -> Option<DomainName> {
     let name = DomainName::parse(domain).ok()?;
-    config.domains.iter().any(|d| d.name == name).then_some(name)
+    config
+        .domains
+        .iter()
+        .any(|d| d.name == name)
+        .then_some(name)
 }
 
 /// The report figures of one domain, or `None` (logged) when the store cannot be read.

@@ -20,7 +20,13 @@ fn report() -> String {
         .unwrap()
         .as_secs()
         - 3600;
-    let rec = |ip: &str, count: u32, dkim: &str, spf: &str, envelope: &str, auth: &str, reason: &str| {
+    let rec = |ip: &str,
+               count: u32,
+               dkim: &str,
+               spf: &str,
+               envelope: &str,
+               auth: &str,
+               reason: &str| {
         format!(
             "<record><row><source_ip>{ip}</source_ip><count>{count}</count><policy_evaluated><disposition>none</disposition>\
              <dkim>{dkim}</dkim><spf>{spf}</spf>{reason}</policy_evaluated></row><identifiers><header_from>{DOMAIN}</header_from>\
@@ -36,8 +42,10 @@ fn report() -> String {
             "pass",
             "pass",
             DOMAIN,
-            &format!("<dkim><domain>{DOMAIN}</domain><selector>rsa2048</selector><result>pass</result></dkim>\
-                      <spf><domain>{DOMAIN}</domain><result>pass</result></spf>"),
+            &format!(
+                "<dkim><domain>{DOMAIN}</domain><selector>rsa2048</selector><result>pass</result></dkim>\
+                      <spf><domain>{DOMAIN}</domain><result>pass</result></spf>"
+            ),
             "",
         ),
         rec(
@@ -46,10 +54,20 @@ fn report() -> String {
             "pass",
             "fail",
             "em.sendgrid.net",
-            &format!("<dkim><domain>{DOMAIN}</domain><selector>ed25519</selector><result>pass</result></dkim>{sg_auth}"),
+            &format!(
+                "<dkim><domain>{DOMAIN}</domain><selector>ed25519</selector><result>pass</result></dkim>{sg_auth}"
+            ),
             "",
         ),
-        rec("198.51.100.2", 60, "fail", "fail", "em.sendgrid.net", sg_auth, ""),
+        rec(
+            "198.51.100.2",
+            60,
+            "fail",
+            "fail",
+            "em.sendgrid.net",
+            sg_auth,
+            "",
+        ),
         rec(
             "198.51.100.9",
             300,
@@ -94,12 +112,21 @@ fn setup(dir: &Path, nsd: &Nsd) -> (TestConfig, std::path::PathBuf) {
         .arg(&file)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     (cfg, config)
 }
 
 async fn nsd() -> Nsd {
-    Nsd::serve(&Nsd::fixtures(&["100.51.198.in-addr.arpa", "clean.dkim.test"])).await
+    Nsd::serve(&Nsd::fixtures(&[
+        "100.51.198.in-addr.arpa",
+        "clean.dkim.test",
+    ]))
+    .await
 }
 
 #[tokio::test]
@@ -131,20 +158,29 @@ async fn the_daemon_enriches_sources_and_judges_enforcement_in_the_api() {
         .iter()
         .map(|p| p["kind"].as_str().unwrap())
         .collect();
-    assert!(kinds.contains(&"dkim_not_aligned") && kinds.contains(&"spf_not_aligned"), "{kinds:?}");
+    assert!(
+        kinds.contains(&"dkim_not_aligned") && kinds.contains(&"spf_not_aligned"),
+        "{kinds:?}"
+    );
     let classes: Vec<(&str, &str)> = e["failing_sources"]
         .as_array()
         .unwrap()
         .iter()
         .map(|g| (g["sender"].as_str().unwrap(), g["class"].as_str().unwrap()))
         .collect();
-    assert!(classes.contains(&("Proofpoint", "forwarding")), "{classes:?}");
+    assert!(
+        classes.contains(&("Proofpoint", "forwarding")),
+        "{classes:?}"
+    );
     assert!(classes.contains(&("other", "unauthorized")), "{classes:?}");
 
     // A shorter window, and bad requests.
     assert_eq!(d.get(&format!("{path}?window=7d")).json()["window_days"], 7);
     assert_eq!(d.get(&format!("{path}?window=5")).status, 400);
-    assert_eq!(d.get("/api/v1/domains/unknown.test/enforcement").status, 404);
+    assert_eq!(
+        d.get("/api/v1/domains/unknown.test/enforcement").status,
+        404
+    );
 
     let status = d.get("/api/v1/status").json();
     let entry = &status["domains"][0];
@@ -155,11 +191,15 @@ async fn the_daemon_enriches_sources_and_judges_enforcement_in_the_api() {
 
     // The domain view: pass rates, top failing sources, and the DKIM check of the selector seen in
     // the report (rsa2048) beside the configured one.
-    let detail = d.wait_for(&format!("/api/v1/domains/{DOMAIN}"), Duration::from_secs(20), |r| {
-        r.json()["checks"]
-            .as_array()
-            .is_some_and(|c| c.iter().any(|c| c["check"] == "dkim"))
-    });
+    let detail = d.wait_for(
+        &format!("/api/v1/domains/{DOMAIN}"),
+        Duration::from_secs(20),
+        |r| {
+            r.json()["checks"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["check"] == "dkim"))
+        },
+    );
     let v = detail.json();
     let reports = &v["reports"];
     assert_eq!(reports["pass_rate_24h"]["messages"], 1575);
@@ -187,7 +227,10 @@ async fn the_daemon_enriches_sources_and_judges_enforcement_in_the_api() {
     assert_eq!(unmonitored[0]["detail"]["selector"], "rsa2048");
     assert_eq!(unmonitored[0]["severity"], "info");
     assert!(
-        dkim["record"].as_str().unwrap().contains("rsa2048: v=DKIM1"),
+        dkim["record"]
+            .as_str()
+            .unwrap()
+            .contains("rsa2048: v=DKIM1"),
         "the discovered selector's key was looked up: {dkim:#}"
     );
 }
@@ -205,7 +248,12 @@ async fn report_enforcement_prints_the_verdict_as_text_and_json() {
             .unwrap()
     };
     let json = run("json");
-    assert_eq!(json.status.code(), Some(0), "{}", String::from_utf8_lossy(&json.stderr));
+    assert_eq!(
+        json.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&json.stderr)
+    );
     let e: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(e["verdict"], "not_ready");
     assert_eq!(e["failing_sources"][0]["sender"], "SendGrid");
@@ -218,14 +266,32 @@ async fn report_enforcement_prints_the_verdict_as_text_and_json() {
     );
     let text = run("text");
     let out = String::from_utf8_lossy(&text.stdout);
-    assert!(out.starts_with(&format!("{DOMAIN}: not ready for enforcement (last 30 days)")), "{out}");
-    assert!(out.contains("legitimate   SendGrid (sendgrid.net): 60 of 260 messages fail"), "{out}");
+    assert!(
+        out.starts_with(&format!(
+            "{DOMAIN}: not ready for enforcement (last 30 days)"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("legitimate   SendGrid (sendgrid.net): 60 of 260 messages fail"),
+        "{out}"
+    );
     assert!(out.contains("198.51.100.2 o1.ptr42.sendgrid.net"), "{out}");
-    assert!(out.contains("forwarding   Proofpoint (pphosted.com)"), "{out}");
+    assert!(
+        out.contains("forwarding   Proofpoint (pphosted.com)"),
+        "{out}"
+    );
 
     // Without a state database: a clear error.
     let empty = dir.path().join("empty.yaml");
-    std::fs::write(&empty, format!("state:\n  path: {}/none/db\ndomains: []\n", dir.path().display())).unwrap();
+    std::fs::write(
+        &empty,
+        format!(
+            "state:\n  path: {}/none/db\ndomains: []\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
     let none = Command::new(binary())
         .args(["report", "enforcement", DOMAIN, "-c"])
         .arg(&empty)

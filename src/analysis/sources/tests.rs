@@ -29,8 +29,15 @@ fn relaxed_alignment_uses_the_organizational_domain() {
         "example.com",
         None,
     );
-    assert_eq!(kinds(&p), [ProblemKind::SpfNotAuthorized, ProblemKind::DkimFailed]);
-    assert!(p[1].fix.contains("s1._domainkey.mail.example.com"), "{}", p[1].fix);
+    assert_eq!(
+        kinds(&p),
+        [ProblemKind::SpfNotAuthorized, ProblemKind::DkimFailed]
+    );
+    assert!(
+        p[1].fix.contains("s1._domainkey.mail.example.com"),
+        "{}",
+        p[1].fix
+    );
     assert!(p[0].fix.contains("ip4:/ip6:"), "{}", p[0].fix);
 }
 
@@ -45,7 +52,10 @@ fn a_third_party_pass_is_named_as_not_aligned_with_the_sender_include_in_the_fix
         "example.com",
         Some("amazonses.com"),
     );
-    assert_eq!(kinds(&p), [ProblemKind::SpfNotAligned, ProblemKind::DkimNotAligned]);
+    assert_eq!(
+        kinds(&p),
+        [ProblemKind::SpfNotAligned, ProblemKind::DkimNotAligned]
+    );
     assert_eq!(p[1].domain.as_deref(), Some("amazonses.com"));
     assert_eq!(p[0].messages, 7);
 }
@@ -53,7 +63,10 @@ fn a_third_party_pass_is_named_as_not_aligned_with_the_sender_include_in_the_fix
 #[test]
 fn unsigned_mail_without_spf_results_says_both() {
     let p = problems_of(&row(None, "[]", "[]"), "example.com", None);
-    assert_eq!(kinds(&p), [ProblemKind::SpfMissing, ProblemKind::DkimUnsigned]);
+    assert_eq!(
+        kinds(&p),
+        [ProblemKind::SpfMissing, ProblemKind::DkimUnsigned]
+    );
     let p = problems_of(
         &row(
             Some("example.com"),

@@ -4,10 +4,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::Validator;
+use crate::analysis::senders::SenderMap;
 use crate::config::keypath::KeyPath;
 use crate::config::model::{IngestDirectory, IngestSettings};
 use crate::config::raw::RawIngest;
-use crate::analysis::senders::SenderMap;
 use crate::config::size::{format_size, parse_size};
 use crate::ingest::Limits;
 
@@ -66,9 +66,7 @@ impl Validator<'_> {
         };
         let read = std::fs::read_to_string(file)
             .map_err(|e| format!("cannot read {file}: {e}"))
-            .and_then(|text| {
-                SenderMap::parse(&text).map_err(|e| format!("{file}: {e}"))
-            });
+            .and_then(|text| SenderMap::parse(&text).map_err(|e| format!("{file}: {e}")));
         match read {
             Ok(extra) => shipped.extended(extra),
             Err(e) => {

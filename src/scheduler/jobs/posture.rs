@@ -34,7 +34,12 @@ pub(super) async fn run(cx: &JobContext, domain: &DomainName) -> anyhow::Result<
     let mut report = crate::posture::check_domain(&dcx).await;
     if let Some(dkim) = report.checks.iter_mut().find(|r| r.check == CheckId::Dkim) {
         selectors::annotate(dkim, domain.as_str(), &discovered);
-        report.status = report.checks.iter().map(|r| r.status).max().unwrap_or(report.status);
+        report.status = report
+            .checks
+            .iter()
+            .map(|r| r.status)
+            .max()
+            .unwrap_or(report.status);
     }
     let took = started.elapsed();
     for r in &report.checks {
