@@ -284,7 +284,7 @@ pub fn assess(domain: &str, window_days: u64, since: i64, sources: &[Source]) ->
                 .sort_by(|a, b| b.failed.cmp(&a.failed).then(a.ip.cmp(&b.ip)));
             g.ips_left_out = g.ips.len().saturating_sub(IPS_SHOWN);
             g.ips.truncate(IPS_SHOWN);
-            g.problems.sort_by(|a, b| b.messages.cmp(&a.messages));
+            g.problems.sort_by_key(|p| std::cmp::Reverse(p.messages));
             g.problems.truncate(PROBLEMS_SHOWN);
             g
         })
