@@ -225,6 +225,9 @@ pub async fn run(source: ConfigSource) -> Result<(), DaemonError> {
     ] {
         task.abort();
     }
+    // The analysis' connection closes before the store's, so the store's close is the last and
+    // checkpoints the WAL.
+    crate::analysis::db::AnalysisDb::close_all();
     store.close().await.map_err(store_error)?;
     tracing::info!(
         ms = stopping.elapsed().as_millis() as u64,

@@ -126,6 +126,14 @@ impl AnalysisDb {
         Ok(d)
     }
 
+    /// Close the process's connections (daemon shutdown: the last connection to close checkpoints
+    /// the WAL). A caller still holding one keeps it open until it drops it.
+    pub fn close_all() {
+        if let Some(all) = SHARED.get() {
+            all.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        }
+    }
+
     /// Where the database lives.
     pub fn path(&self) -> &Path {
         &self.path
@@ -303,7 +311,11 @@ impl AnalysisDb {
         now: i64,
     ) -> Result<(), StoreError> {
         self.with(|c| {
-            let tx = c.transaction().map_err(db("starting the enrichment write"))?;
+            // IMMEDIATE: take the write lock up front, waiting within the busy timeout, rather than
+            // fail to upgrade a read lock while another writer commits.
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db("starting the enrichment write"))?;
             {
                 let mut stmt = tx
                     .prepare_cached(
@@ -348,17 +360,6 @@ impl AnalysisDb {
                 .map_err(db("reading the selectors"))?;
             rows.collect::<Result<_, _>>()
                 .map_err(db("reading the selectors"))
-        })
-    }
-
-    /// Drop enrichment that expired before `cutoff` (retention).
-    pub fn prune(&self, cutoff: i64) -> Result<usize, StoreError> {
-        self.with(|c| {
-            c.execute(
-                "DELETE FROM source_enrichment WHERE expires_at < ?1",
-                params![cutoff],
-            )
-            .map_err(db("pruning the enrichment"))
         })
     }
 }
