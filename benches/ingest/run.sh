@@ -21,7 +21,8 @@ def report(path, rid, n):
                 ' </report_metadata>\n <policy_published><domain>example.com</domain><adkim>r</adkim><aspf>r</aspf>'
                 '<p>none</p><sp>none</sp><pct>100</pct></policy_published>\n')
         for i in range(n):
-            ip = f"2001:db8::{i:x}" if i % 10 == 0 else f"10.{(i>>16)&255}.{(i>>8)&255}.{i&255}"
+            # Two low groups, so every index above 65535 is still a valid IPv6 address.
+            ip = f"2001:db8::{i >> 16:x}:{i & 0xffff:x}" if i % 10 == 0 else f"10.{(i>>16)&255}.{(i>>8)&255}.{i&255}"
             dkim2 = ('<dkim><domain>esp.example</domain><selector>k1</selector><result>fail</result></dkim>'
                      if i % 2 else '')
             f.write(f'  <record>\n   <row>\n    <source_ip>{ip}</source_ip>\n    <count>{1 + i % 7}</count>\n'
