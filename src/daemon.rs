@@ -133,6 +133,12 @@ pub async fn run(source: ConfigSource) -> Result<(), DaemonError> {
         results.clone(),
         dns.clone(),
     ));
+    // Reverse DNS of report sources, after their commit (docs/ingest.md, "Source enrichment").
+    let enrichment = tokio::spawn(crate::analysis::enrich::run(
+        config_rx.clone(),
+        dns.clone(),
+        shutdown.clone(),
+    ));
     let scheduler = tokio::spawn(scheduler::run(
         scheduler::Deps {
             config: config_rx.clone(),
@@ -220,9 +226,14 @@ pub async fn run(source: ConfigSource) -> Result<(), DaemonError> {
     if tokio::time::timeout_at(deadline, scheduler).await.is_err() {
         tracing::warn!("the scheduler did not stop before the drain deadline");
     }
-    for task in [reloader, follower, signals, watchdog, probe, alerting] {
+    for task in [
+        reloader, follower, signals, watchdog, probe, alerting, enrichment,
+    ] {
         task.abort();
     }
+    // The analysis' connection closes before the store's, so the store's close is the last and
+    // checkpoints the WAL.
+    crate::analysis::db::AnalysisDb::close_all();
     store.close().await.map_err(store_error)?;
     tracing::info!(
         ms = stopping.elapsed().as_millis() as u64,

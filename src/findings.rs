@@ -130,6 +130,7 @@ finding_codes! {
     DkimSha1Only => "dkim.sha1_only", "The key only allows SHA-1 (h=sha1), which RFC 8301 forbids for signing.";
     DkimLookupFailed => "dkim.lookup_failed", "A DNS lookup needed for DKIM failed; the key could not be checked.";
     DkimNoSelectors => "dkim.no_selectors", "No DKIM selectors are configured, so no key was checked (selectors cannot be discovered through DNS).";
+    DkimSelectorUnmonitored => "dkim.selector_unmonitored", "DMARC reports show a DKIM selector signing and verifying for the domain that is not configured; it is checked from now on.";
 
     DmarcMissing => "dmarc.missing", "No DMARC record is published for the domain or any parent.";
     DmarcMultipleRecords => "dmarc.multiple_records", "More than one DMARC record is published: receivers ignore them all.";

@@ -9,6 +9,8 @@
 //! - [`config`]: YAML config read, validated with positions, reloaded through one task.
 //! - [`cli`]: the subcommands (`serve`, `check`, `config validate`); [`daemon`] wires the long-running tasks.
 //! - [`ingest`]: DMARC aggregate, TLS-RPT and failure reports: sniff, decode, parse, store.
+//! - [`analysis`]: what the reports say: source enrichment, pass rates, enforcement readiness,
+//!   DKIM selectors seen.
 //! - [`results`]: what happens to a result: record history, the store commit, the latest state.
 //! - [`store`]: the state store (`Store` trait, SQLite implementation, migrations).
 //! - [`views`]: the status roll-ups people read, built from the latest state (no HTTP here).
@@ -19,6 +21,7 @@
 //! - [`scheduler`]: jobs on intervals with jitter, bounded concurrency and timeouts; [`logging`]: tracing setup.
 
 pub mod alerts;
+pub mod analysis;
 pub mod blocklists;
 pub mod checks;
 pub mod cli;

@@ -24,6 +24,7 @@ fn main() -> ExitCode {
         Command::Check(_)
         | Command::Ingest(_)
         | Command::Config(_)
+        | Command::Report(_)
         | Command::Alerts(_)
         | Command::Suppressions(_) => tokio::runtime::Builder::new_current_thread(),
     };

@@ -6,6 +6,7 @@
 #![allow(unreachable_pub, clippy::unwrap_used)]
 
 mod alerts;
+mod analysis;
 mod blocklists;
 mod config;
 mod daemon;

@@ -2,6 +2,8 @@
 # Ingest benchmark (docs/ingest.md): parse rate (--dry-run) and store rate on >= 100 MB of synthetic
 # RFC 7489 aggregate XML, and peak RSS while ingesting one 200 MB report.
 #   cargo build --release && benches/ingest/run.sh [WORKDIR]
+# With PARSEDMARC set (a parsedmarc executable, e.g. ~/.cache/senderscope-bench/venv/bin/parsedmarc),
+# parsedmarc --offline reads the same files in the same run, timed with /usr/bin/time -v.
 # Synthetic records: distinct source IPs (10 % IPv6), one or two DKIM results, about 590 bytes each,
 # the shape of the anchor measurements in the project notes.
 set -eu
@@ -19,7 +21,8 @@ def report(path, rid, n):
                 ' </report_metadata>\n <policy_published><domain>example.com</domain><adkim>r</adkim><aspf>r</aspf>'
                 '<p>none</p><sp>none</sp><pct>100</pct></policy_published>\n')
         for i in range(n):
-            ip = f"2001:db8::{i:x}" if i % 10 == 0 else f"10.{(i>>16)&255}.{(i>>8)&255}.{i&255}"
+            # Two low groups, so every index above 65535 is still a valid IPv6 address.
+            ip = f"2001:db8::{i >> 16:x}:{i & 0xffff:x}" if i % 10 == 0 else f"10.{(i>>16)&255}.{(i>>8)&255}.{i&255}"
             dkim2 = ('<dkim><domain>esp.example</domain><selector>k1</selector><result>fail</result></dkim>'
                      if i % 2 else '')
             f.write(f'  <record>\n   <row>\n    <source_ip>{ip}</source_ip>\n    <count>{1 + i % 7}</count>\n'
@@ -31,6 +34,10 @@ def report(path, rid, n):
 for k in range(12):
     report(os.path.join(work, "corpus", f"r{k:02}.xml"), f"bench-{k}", 17000)
 report(os.path.join(work, "big.xml"), "bench-big", 340000)
+# A batch of many small reports (the daily shape of most reporters): 2,000 of 10 records.
+os.makedirs(os.path.join(work, "small"), exist_ok=True)
+for k in range(2000):
+    report(os.path.join(work, "small", f"s{k:04}.xml"), f"small-{k}", 10)
 PY
 MB=$(du -cm "$WORK"/corpus/*.xml | tail -1 | cut -f1)
 BIGMB=$(du -m "$WORK/big.xml" | cut -f1)
@@ -45,3 +52,16 @@ echo "parse + store: $(echo "$t1 - $t0" | bc) s: $(echo "$RECORDS / ($t1 - $t0)"
 echo "peak RSS, ${BIGMB} MB report, --dry-run: $(grep 'Maximum resident' "$WORK/rss-dry.txt" | awk '{print $6}') KB"
 /usr/bin/time -v "$BIN" ingest -c "$WORK/config.yaml" "$WORK/big.xml" 2> "$WORK/rss-store.txt" > /dev/null
 echo "peak RSS, ${BIGMB} MB report, stored: $(grep 'Maximum resident' "$WORK/rss-store.txt" | awk '{print $6}') KB, $(grep 'Elapsed' "$WORK/rss-store.txt" | awk '{print $8}') elapsed"
+SMALLMB=$(du -cm "$WORK"/small/*.xml | tail -1 | cut -f1)
+/usr/bin/time -v "$BIN" ingest -c "$WORK/config.yaml" --format json "$WORK/small" 2> "$WORK/rss-small.txt" > "$WORK/small.jsonl"
+echo "small batch (2000 reports, 20000 records, ${SMALLMB} MB), stored: $(grep 'Elapsed' "$WORK/rss-small.txt" | awk '{print $8}') elapsed, peak RSS $(grep 'Maximum resident' "$WORK/rss-small.txt" | awk '{print $6}') KB"
+if [ -n "${PARSEDMARC:-}" ]; then
+  for what in corpus small; do
+    rm -rf "$WORK/pm-$what"
+    /usr/bin/time -v "$PARSEDMARC" --offline -s -o "$WORK/pm-$what" "$WORK/$what" 2> "$WORK/pm-$what.txt" > /dev/null || true
+    echo "parsedmarc --offline, $what: $(grep 'Elapsed' "$WORK/pm-$what.txt" | awk '{print $8}') elapsed, peak RSS $(grep 'Maximum resident' "$WORK/pm-$what.txt" | awk '{print $6}') KB, exit $(grep 'Exit status' "$WORK/pm-$what.txt" | awk '{print $3}')"
+  done
+  rm -rf "$WORK/pm-big"
+  /usr/bin/time -v "$PARSEDMARC" --offline -s -o "$WORK/pm-big" "$WORK/big.xml" 2> "$WORK/pm-big.txt" > /dev/null || true
+  echo "parsedmarc --offline, ${BIGMB} MB report: $(grep 'Elapsed' "$WORK/pm-big.txt" | awk '{print $8}') elapsed, peak RSS $(grep 'Maximum resident' "$WORK/pm-big.txt" | awk '{print $6}') KB, exit $(grep 'Exit status' "$WORK/pm-big.txt" | awk '{print $3}')"
+fi

@@ -4,6 +4,8 @@
 //! - `serve [-c FILE] [--log-format human|json]`: run the daemon ([`serve`]).
 //! - `ingest FILE|DIR… [-c FILE] [--dry-run] [--format text|json]`: read reports into the store
 //!   ([`ingest`]).
+//! - `report enforcement DOMAIN [-c FILE] [--window 30d] [--format text|json] [--no-resolve]`:
+//!   enforcement readiness from the stored DMARC aggregate reports ([`report`]).
 //! - `config validate [-c FILE]`: exit 0 when the file is valid, 1 with every problem on stderr
 //!   ([`validate`]).
 //! - `suppressions export [-c FILE] [--format csv|json]`: print the suppression list
@@ -16,6 +18,7 @@
 pub mod alerts;
 pub mod check;
 pub mod ingest;
+pub mod report;
 pub mod serve;
 pub mod suppressions;
 pub mod validate;
@@ -45,6 +48,9 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Read DMARC aggregate, TLS and failure reports from files into the store.
     Ingest(ingest::IngestArgs),
+    /// What the stored DMARC aggregate reports say about a domain.
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Work with the configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -54,6 +60,13 @@ pub enum Command {
     /// Work with the alert notifiers.
     #[command(subcommand)]
     Alerts(AlertsCommand),
+}
+
+/// `senderscope report …`.
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Whether a domain is ready for p=quarantine or p=reject, and what to fix first.
+    Enforcement(report::EnforcementArgs),
 }
 
 /// `senderscope suppressions …`.
@@ -87,6 +100,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(check::USAGE_ERROR)
         }),
         Command::Ingest(args) => ingest::run(args).await,
+        Command::Report(ReportCommand::Enforcement(args)) => report::enforcement(args).await,
         Command::Config(ConfigCommand::Validate(args)) => Ok(validate::run(args)),
         Command::Suppressions(SuppressionsCommand::Export(args)) => suppressions::run(args),
         Command::Alerts(AlertsCommand::Test(args)) => alerts::test(args).await,

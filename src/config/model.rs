@@ -44,6 +44,8 @@ pub struct IngestSettings {
     pub directory: Option<IngestDirectory>,
     /// An IMAP mailbox, if any.
     pub imap: Option<crate::ingest::sources::imap::settings::ImapSettings>,
+    /// Known senders: the shipped config/senders.yaml plus `ingest.senders_file`.
+    pub senders: crate::analysis::senders::SenderMap,
 }
 
 /// `ingest.directory`: files dropped here are ingested, then moved to `processed/` or `failed/`

@@ -283,6 +283,8 @@ pub(super) struct RawIngest {
     pub max_message_bytes: String,
     #[serde(default = "default_max_records")]
     pub max_records: u64,
+    #[serde(default)]
+    pub senders_file: Option<String>,
 }
 
 /// `ingest.directory`.
@@ -400,6 +402,7 @@ impl Default for RawIngest {
             max_report_bytes: default_max_report_bytes(),
             max_message_bytes: default_max_message_bytes(),
             max_records: default_max_records(),
+            senders_file: None,
         }
     }
 }

@@ -61,8 +61,16 @@ pub async fn status(
         ));
     };
     let encoded = tokio::task::spawn_blocking(move || {
-        let snapshot = latest.read();
-        serde_json::to_vec(&views::status(&config, &snapshot, reload, page))
+        let mut response = {
+            let snapshot = latest.read();
+            views::status(&config, &snapshot, reload, page)
+        };
+        let listed: Vec<String> = response.domains.iter().map(|d| d.domain.clone()).collect();
+        views::reports::attach_status(
+            &mut response,
+            &super::analysis::read_verdicts(&config, &listed),
+        );
+        serde_json::to_vec(&response)
     })
     .await;
     match encoded {
@@ -95,8 +103,13 @@ pub async fn domain(
     };
     let name = DomainName::parse(&domain).map_err(|_| unknown())?;
     let config = state.config.borrow().clone();
-    let snapshot = state.results.state().read();
-    views::domain(&config, &snapshot, &name)
-        .map(Json)
-        .ok_or_else(unknown)
+    let detail = {
+        let snapshot = state.results.state().read();
+        views::domain(&config, &snapshot, &name)
+    };
+    let mut detail = detail.ok_or_else(unknown)?;
+    if let Some(r) = super::analysis::domain_reports(config, name.to_string()).await {
+        views::reports::attach_domain(&mut detail, r);
+    }
+    Ok(Json(detail))
 }

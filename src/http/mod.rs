@@ -11,6 +11,7 @@
 //!   probes `/healthz` and `/readyz` skip the request timeout: they have budgets of their own.
 
 pub mod alerts;
+pub mod analysis;
 pub mod api;
 pub mod auth;
 pub mod error;
@@ -109,6 +110,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/v1/status", get(api::status))
         .route("/api/v1/domains/{domain}", get(api::domain))
+        .route(
+            "/api/v1/domains/{domain}/enforcement",
+            get(analysis::enforcement),
+        )
         .route("/api/v1/alerts", get(alerts::list))
         .merge(write)
         .merge(page::router(events.clone()))

@@ -100,6 +100,8 @@ impl IngestStore {
             "DELETE FROM failure_reports WHERE received_at < ?1",
             "DELETE FROM report_ledger WHERE last_seen < ?1",
             "DELETE FROM dkim_selectors_seen WHERE last_seen < ?1",
+            // Reverse-DNS answers (migration 0007) that expired before the cutoff.
+            "DELETE FROM source_enrichment WHERE expires_at < ?1",
         ] {
             removed += tx
                 .execute(sql, [cutoff])

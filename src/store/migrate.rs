@@ -49,6 +49,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0006_events.sql",
         sql: include_str!("migrations/0006_events.sql"),
     },
+    Migration {
+        version: 7,
+        name: "0007_sources.sql",
+        sql: include_str!("migrations/0007_sources.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

@@ -6,9 +6,10 @@
 //! first result is stored), worst first, each with a one-line `summary` of what is wrong (the messages
 //! of its worst findings). A configured range is one entry with its addresses' results grouped
 //! (`range`). The status page is bounded ([`Page`]): it builds entries only for the page it shows and
-//! says how many it left out.
+//! says how many it left out. [`reports`] adds what the DMARC aggregate reports say.
 
 mod range;
+pub mod reports;
 
 use std::cmp::Reverse;
 
@@ -167,6 +168,10 @@ pub struct DomainSummary {
     pub summary: String,
     /// Latest result of each check, worst first.
     pub checks: Vec<CheckSummary>,
+    /// Enforcement readiness from the DMARC aggregate reports (compact); absent when the store
+    /// could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enforcement: Option<crate::analysis::readiness::EnforcementSummary>,
 }
 
 /// One check's latest result, without record and detail (see `/api/v1/domains/{domain}`).
@@ -240,6 +245,9 @@ pub struct DomainDetail {
     pub ips: Vec<IpEntry<CheckDetail>>,
     /// Open blocklist listings of the domain name itself (domain zones); its IPs' are under `ips`.
     pub listings: Vec<ListingPeriod>,
+    /// What the DMARC aggregate reports say ([`reports`]); absent when the store could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reports: Option<reports::DomainReports>,
 }
 
 /// One check's latest result in full.
@@ -500,6 +508,7 @@ pub fn status(config: &Config, s: &Snapshot, reload: ConfigState, page: Page) ->
                 status,
                 summary: summarize(status, &mine),
                 checks: mine.into_iter().map(summary).collect(),
+                enforcement: None,
             }
         })
         .collect();
@@ -547,5 +556,6 @@ pub fn domain(config: &Config, s: &Snapshot, name: &DomainName) -> Option<Domain
         checks: mine.into_iter().map(detail).collect(),
         ips,
         listings: s.open_listings(name.as_str()).cloned().collect(),
+        reports: None,
     })
 }

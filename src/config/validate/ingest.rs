@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::Validator;
+use crate::analysis::senders::SenderMap;
 use crate::config::keypath::KeyPath;
 use crate::config::model::{IngestDirectory, IngestSettings};
 use crate::config::raw::RawIngest;
@@ -45,7 +46,9 @@ impl Validator<'_> {
             }
         });
         let imap = raw.imap.and_then(|i| self.imap(i, &path.key("imap")));
+        let senders = self.senders(raw.senders_file.as_deref(), &path.key("senders_file"));
         IngestSettings {
+            senders,
             limits: Limits {
                 max_buffered_bytes: max_message_bytes,
                 max_decompressed_bytes: max_report_bytes,
@@ -54,6 +57,25 @@ impl Validator<'_> {
             },
             directory,
             imap,
+        }
+    }
+
+    /// The shipped sender mapping, extended by the file at `file` (refused whole, with the file's
+    /// line, when it does not parse).
+    fn senders(&mut self, file: Option<&str>, path: &KeyPath) -> SenderMap {
+        let shipped = SenderMap::embedded();
+        let Some(file) = file else {
+            return shipped;
+        };
+        let read = std::fs::read_to_string(file)
+            .map_err(|e| format!("cannot read {file}: {e}"))
+            .and_then(|text| SenderMap::parse(&text).map_err(|e| format!("{file}: {e}")));
+        match read {
+            Ok(extra) => shipped.extended(extra),
+            Err(e) => {
+                self.problem(path.clone(), e);
+                shipped
+            }
         }
     }
 
