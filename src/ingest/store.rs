@@ -98,6 +98,7 @@ impl IngestStore {
             "DELETE FROM failure_reports WHERE received_at < ?1",
             "DELETE FROM report_ledger WHERE last_seen < ?1",
             "DELETE FROM dkim_selectors_seen WHERE last_seen < ?1",
+            "DELETE FROM ingest_failures WHERE at < ?1",
         ] {
             removed += tx
                 .execute(sql, [cutoff])
@@ -506,6 +507,8 @@ impl Drop for IngestStore {
         self.abort_aggregate();
     }
 }
+
+pub mod alert_inputs;
 
 #[cfg(test)]
 mod tests;
