@@ -67,9 +67,10 @@ fn dmarc_failure_rate(d: &DomainState, s: &RuleSettings, out: &mut Vec<Candidate
         s,
         format!("{} of the mail reported for {domain} fails DMARC", pct(share)),
         format!(
-            "In the DMARC aggregate reports for {domain} covering the last {} ({} reports), {} of {} messages ({}) passed neither aligned DKIM nor aligned SPF (alert above {} from {min} messages).",
+            "In the DMARC aggregate reports for {domain} covering the last {} ({} report{}), {} of {} messages ({}) passed neither aligned DKIM nor aligned SPF (alert above {} from {min} messages).",
             f.window,
             f.reports,
+            if f.reports == 1 { "" } else { "s" },
             f.failing,
             f.messages,
             pct(share),
