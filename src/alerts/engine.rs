@@ -191,7 +191,12 @@ impl Engine {
         });
         let settings = &config.alerts;
         let mut candidates = rules::evaluate(&snap, settings);
-        candidates.extend(held(&self.records, &snap.unavailable, &candidates, settings));
+        candidates.extend(held(
+            &self.records,
+            &snap.unavailable,
+            &candidates,
+            settings,
+        ));
         let base = settings.runbook_url.clone();
         let runbook = move |rule: RuleKind| format!("{base}#{}", rule.alertname().to_lowercase());
         let hooks: Vec<String> = settings.webhooks.iter().map(|w| w.name.clone()).collect();
@@ -380,12 +385,17 @@ fn held(
         .values()
         .filter(|r| r.phase != Phase::Resolved)
         .filter_map(|r| {
-            let rule = *unavailable.iter().find(|k| k.alertname() == r.alertname())?;
+            let rule = *unavailable
+                .iter()
+                .find(|k| k.alertname() == r.alertname())?;
             let severity = AlertSeverity::parse(r.labels.get("severity")?)?;
             let mut labels = r.labels.clone();
             labels.remove("alertname");
             labels.remove("severity");
-            if found.iter().any(|c| c.rule == rule && c.labels == labels && c.severity == severity) {
+            if found
+                .iter()
+                .any(|c| c.rule == rule && c.labels == labels && c.severity == severity)
+            {
                 return None;
             }
             let domain = labels.get("domain").map(String::as_str);
@@ -393,7 +403,11 @@ fn held(
                 rule,
                 severity,
                 summary: r.annotations.get("summary").cloned().unwrap_or_default(),
-                description: r.annotations.get("description").cloned().unwrap_or_default(),
+                description: r
+                    .annotations
+                    .get("description")
+                    .cloned()
+                    .unwrap_or_default(),
                 for_: settings.rule(rule, domain).for_,
                 labels,
             })

@@ -101,7 +101,11 @@ fn open(path: &Path) -> rusqlite::Result<Connection> {
 }
 
 fn unavailable(snap: &mut Snapshot, rule: RuleKind, error: &str) {
-    tracing::warn!(rule = rule.as_str(), error, "cannot read what an alert rule needs; its alerts stay as they are this round");
+    tracing::warn!(
+        rule = rule.as_str(),
+        error,
+        "cannot read what an alert rule needs; its alerts stay as they are this round"
+    );
     snap.unavailable.push(rule);
 }
 

@@ -167,7 +167,8 @@ fn reports_events_and_refused_inputs_reach_alertmanager_through_the_engine() {
         .filter_map(|a| a["labels"]["alertname"].as_str())
         .collect();
     assert!(
-        firing.contains(&"SenderscopeUnknownSource") && firing.contains(&"SenderscopeIngestFailing"),
+        firing.contains(&"SenderscopeUnknownSource")
+            && firing.contains(&"SenderscopeIngestFailing"),
         "{api}"
     );
 }

@@ -90,10 +90,7 @@ fn unknown_source(d: &DomainState, s: &RuleSettings, out: &mut Vec<Candidate>) {
     let domain = d.domain.as_str();
     let window = s.window.map_or_else(String::new, human);
     let summary = if over.len() == 1 {
-        format!(
-            "{} sends mail as {domain} that fails DMARC",
-            top.source_ip
-        )
+        format!("{} sends mail as {domain} that fails DMARC", top.source_ip)
     } else {
         format!(
             "{} unknown sources send mail as {domain} that fails DMARC",
@@ -198,11 +195,8 @@ fn rate(rule: RuleKind, domain: &str, f: &RateFigures, s: &RuleSettings, out: &m
             f.total.events,
             f.total.volume
         );
-        let mut worst: Vec<&(String, RateFigure)> = f
-            .providers
-            .iter()
-            .filter(|(_, p)| p.events > 0)
-            .collect();
+        let mut worst: Vec<&(String, RateFigure)> =
+            f.providers.iter().filter(|(_, p)| p.events > 0).collect();
         worst.sort_by(|a, b| {
             b.1.rate()
                 .partial_cmp(&a.1.rate())
@@ -269,10 +263,7 @@ fn summary(rule: RuleKind, domain: &str, r: f64, provider: Option<&str>) -> Stri
     let to = provider.map_or_else(String::new, |p| format!(" to {p}"));
     match rule {
         RuleKind::BounceRate => format!("{domain} bounces {} of its mail{to}", pct(r)),
-        _ => format!(
-            "{domain} draws complaints on {} of its mail{to}",
-            pct(r)
-        ),
+        _ => format!("{domain} draws complaints on {} of its mail{to}", pct(r)),
     }
 }
 

@@ -266,6 +266,9 @@ mod tests {
             [("not_a_report".into(), 1), ("xml_syntax".into(), 1)]
         );
         assert_eq!(f.last_error.as_deref(), Some("still nothing"));
-        assert_eq!(ingest_failures(&conn, 300).unwrap(), FailureCounts::default());
+        assert_eq!(
+            ingest_failures(&conn, 300).unwrap(),
+            FailureCounts::default()
+        );
     }
 }

@@ -175,7 +175,11 @@ fn dmarc_failure_rate_is_held_by_its_volume_gate_and_tuned_per_domain() {
     ]);
     let c = evaluate(&both, &s);
     let domains: Vec<&str> = c.iter().map(|c| c.labels["domain"].as_str()).collect();
-    assert_eq!(domains, ["tiny.example"], "shop.example's 10% is under its 20%");
+    assert_eq!(
+        domains,
+        ["tiny.example"],
+        "shop.example's 10% is under its 20%"
+    );
 }
 
 #[test]
@@ -234,21 +238,36 @@ fn an_unknown_source_over_n_fires_one_alert_per_domain_naming_the_sources() {
         },
     );
     let c = evaluate(&snap(vec![sources("shop.example", &list)]), &s);
-    assert_eq!(c[0].summary, "3 unknown sources send mail as shop.example that fails DMARC");
+    assert_eq!(
+        c[0].summary,
+        "3 unknown sources send mail as shop.example that fails DMARC"
+    );
 }
 
 #[test]
 fn an_unknown_source_at_or_under_n_says_nothing_and_resolves_when_it_stops() {
     let s = settings();
-    assert!(evaluate(&snap(vec![sources("shop.example", &[("203.0.113.5", 100)])]), &s).is_empty());
+    assert!(
+        evaluate(
+            &snap(vec![sources("shop.example", &[("203.0.113.5", 100)])]),
+            &s
+        )
+        .is_empty()
+    );
     let (a, b) = life(
         &snap(vec![sources("shop.example", &[("203.0.113.5", 101)])]),
         &snap(vec![sources("shop.example", &[])]),
         &s,
     );
     assert_eq!((a, b), (Phase::Firing, Phase::Resolved));
-    let c = evaluate(&snap(vec![sources("shop.example", &[("203.0.113.5", 101)])]), &s);
-    assert_eq!(c[0].summary, "203.0.113.5 sends mail as shop.example that fails DMARC");
+    let c = evaluate(
+        &snap(vec![sources("shop.example", &[("203.0.113.5", 101)])]),
+        &s,
+    );
+    assert_eq!(
+        c[0].summary,
+        "203.0.113.5 sends mail as shop.example that fails DMARC"
+    );
 }
 
 fn history(name: &str, last_end: Option<i64>, reports: u64) -> DomainState {
@@ -309,7 +328,10 @@ fn no_reports_watches_a_domain_that_never_had_one_when_its_gate_is_0_and_takes_i
     );
     assert_eq!(c.len(), 1, "{c:#?}");
     assert_eq!(c[0].labels["domain"], "never.example");
-    assert!(c[0].description.starts_with("No DMARC aggregate report has ever been stored for never.example"));
+    assert!(
+        c[0].description
+            .starts_with("No DMARC aggregate report has ever been stored for never.example")
+    );
 }
 
 #[test]
@@ -378,7 +400,10 @@ fn complaint_rates_use_their_own_levels_and_the_volume_gate() {
         ],
         "5 complaints in 99 deliveries are under the 100-message gate"
     );
-    assert_eq!(c[0].summary, "a.example draws complaints on 0.2% of its mail");
+    assert_eq!(
+        c[0].summary,
+        "a.example draws complaints on 0.2% of its mail"
+    );
 }
 
 #[test]
@@ -414,7 +439,10 @@ fn a_provider_worse_than_its_domain_gets_its_own_alert() {
         "{}",
         c[0].description
     );
-    assert_eq!(c[1].summary, "shop.example bounces 6.25% of its mail to gmail");
+    assert_eq!(
+        c[1].summary,
+        "shop.example bounces 6.25% of its mail to gmail"
+    );
 }
 
 #[test]
@@ -432,8 +460,17 @@ fn rate_levels_are_tuned_per_domain_and_the_alert_resolves_when_the_rate_falls()
         },
     );
     let quiet = figures(0, 50, &[]);
-    let at = |bounces| snap(vec![rates("shop.example", figures(bounces, 50, &[]), quiet.clone())]);
-    assert!(evaluate(&at(1), &s).is_empty(), "2% is under the domain's 4%");
+    let at = |bounces| {
+        snap(vec![rates(
+            "shop.example",
+            figures(bounces, 50, &[]),
+            quiet.clone(),
+        )])
+    };
+    assert!(
+        evaluate(&at(1), &s).is_empty(),
+        "2% is under the domain's 4%"
+    );
     let c = evaluate(&at(3), &s);
     assert_eq!(c[0].severity, AlertSeverity::Warning, "6% over 50 messages");
     let (a, b) = life(&at(3), &at(1), &s);
@@ -472,7 +509,10 @@ fn ingest_failures_fire_a_daemon_wide_alert_over_the_threshold_and_resolve() {
     assert!(evaluate(&failures(0), &s).is_empty());
     let (a, b) = life(&failures(1), &failures(0), &s);
     assert_eq!((a, b), (Phase::Firing, Phase::Resolved));
-    s.rules.get_mut(&RuleKind::IngestFailures).unwrap().threshold = Some(2.0);
+    s.rules
+        .get_mut(&RuleKind::IngestFailures)
+        .unwrap()
+        .threshold = Some(2.0);
     assert!(evaluate(&failures(2), &s).is_empty(), "2 is not above 2");
 }
 
