@@ -56,7 +56,11 @@ async fn reopening_the_store_keeps_schema_and_rows() {
     let path = dir.path().join("state.db");
     let store = SqliteStore::open(&path).unwrap();
     let version = store.schema_version().await.unwrap();
-    assert_eq!(version as usize, senderscope::store::MIGRATIONS.len());
+    // The last migration's number (0007 is reserved for another branch until it is merged).
+    assert_eq!(
+        Some(version),
+        senderscope::store::MIGRATIONS.last().map(|m| m.version)
+    );
     store
         .save_checks(vec![senderscope::findings::CheckReport {
             target: "a.test".into(),
