@@ -8,15 +8,16 @@
 //! until the far end accepts. A notifier that fails is a metric and a log line; the engine goes on.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use super::inputs::Inputs;
 use super::lifecycle::{self, AlertRecord, Phase};
 use super::notify::{self, DeliveryError, Notification, Notifier, Status};
-use super::rules::{self, RuleKind, rfc3339};
+use super::rules::{self, AlertSeverity, Candidate, RuleKind, rfc3339};
 use super::settings::AlertSettings;
 use super::snapshot;
 use crate::config::Config;
@@ -80,6 +81,8 @@ struct Engine {
     schedules: HashMap<String, Schedule>,
     next_eval: i64,
     client: reqwest::Client,
+    /// Connections for the report, event and ingest figures (used on a blocking thread).
+    inputs: Arc<Mutex<Inputs>>,
 }
 
 impl Engine {
@@ -114,11 +117,12 @@ impl Engine {
             schedules: HashMap::new(),
             next_eval: 0,
             client: notify::client(),
+            inputs: Arc::default(),
         }
     }
 
     /// One pass at `now`; returns when the next is due (Unix ms).
-    async fn pass(&mut self, deps: &Deps, config: &Config, now: i64) -> i64 {
+    async fn pass(&mut self, deps: &Deps, config: &Arc<Config>, now: i64) -> i64 {
         let settings = &config.alerts;
         if !settings.enabled {
             self.publish(&deps.metrics);
@@ -165,10 +169,34 @@ impl Engine {
     }
 
     /// Run the rules; returns whether some alert started firing or resolved.
-    async fn evaluate(&mut self, deps: &Deps, config: &Config, now: i64) -> bool {
-        let snap = snapshot::latest(&deps.state, config);
+    async fn evaluate(&mut self, deps: &Deps, config: &Arc<Config>, now: i64) -> bool {
+        let mut snap = snapshot::latest(&deps.state, config);
+        snap.now = now.div_euclid(1000);
+        let inputs = self.inputs.clone();
+        let cfg = config.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            inputs
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .read(&mut snap, &cfg);
+            snap
+        })
+        .await;
+        let snap = read.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "reading the alert inputs stopped; those rules' alerts stay as they are this round");
+            let mut snap = snapshot::latest(&deps.state, config);
+            snap.now = now.div_euclid(1000);
+            snap.unavailable = RuleKind::ALL.to_vec();
+            snap
+        });
         let settings = &config.alerts;
-        let candidates = rules::evaluate(&snap, settings);
+        let mut candidates = rules::evaluate(&snap, settings);
+        candidates.extend(held(
+            &self.records,
+            &snap.unavailable,
+            &candidates,
+            settings,
+        ));
         let base = settings.runbook_url.clone();
         let runbook = move |rule: RuleKind| format!("{base}#{}", rule.alertname().to_lowercase());
         let hooks: Vec<String> = settings.webhooks.iter().map(|w| w.name.clone()).collect();
@@ -340,6 +368,51 @@ impl Engine {
                 .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
     }
+}
+
+/// The pending and firing alerts of rules whose input could not be read this round, as candidates
+/// again (unless a rule produced them anyway): a read error is neither a problem nor its end.
+fn held(
+    records: &BTreeMap<String, AlertRecord>,
+    unavailable: &[RuleKind],
+    found: &[Candidate],
+    settings: &AlertSettings,
+) -> Vec<Candidate> {
+    if unavailable.is_empty() {
+        return Vec::new();
+    }
+    records
+        .values()
+        .filter(|r| r.phase != Phase::Resolved)
+        .filter_map(|r| {
+            let rule = *unavailable
+                .iter()
+                .find(|k| k.alertname() == r.alertname())?;
+            let severity = AlertSeverity::parse(r.labels.get("severity")?)?;
+            let mut labels = r.labels.clone();
+            labels.remove("alertname");
+            labels.remove("severity");
+            if found
+                .iter()
+                .any(|c| c.rule == rule && c.labels == labels && c.severity == severity)
+            {
+                return None;
+            }
+            let domain = labels.get("domain").map(String::as_str);
+            Some(Candidate {
+                rule,
+                severity,
+                summary: r.annotations.get("summary").cloned().unwrap_or_default(),
+                description: r
+                    .annotations
+                    .get("description")
+                    .cloned()
+                    .unwrap_or_default(),
+                for_: settings.rule(rule, domain).for_,
+                labels,
+            })
+        })
+        .collect()
 }
 
 /// Firing or resolved, and this webhook has not been told so.

@@ -1,7 +1,8 @@
 //! Alerting (docs/alerts.md): rules in the daemon over the latest results, alerts with a lifecycle
 //! kept in the store, and notifiers that tell Alertmanager and webhooks.
 //!
-//! - [`snapshot`]: the rules' input, built by one adapter from the latest results.
+//! - [`snapshot`]: the rules' input, built by one adapter from the latest results; [`inputs`] adds
+//!   the report, event and ingest figures from the state database.
 //! - [`rules`]: the rule registry ([`RuleKind`]) and what each finds.
 //! - [`lifecycle`]: pending → firing → resolved, de-duplicated by label set.
 //! - [`notify`]: Alertmanager API v2 and webhooks (JSON or Slack-shaped).
@@ -9,6 +10,7 @@
 //! - [`test_notifiers`]: one test alert through every notifier (`senderscope alerts test`).
 
 pub mod engine;
+pub mod inputs;
 pub mod lifecycle;
 pub mod notify;
 pub mod rules;

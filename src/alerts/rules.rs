@@ -39,11 +39,24 @@ pub enum RuleKind {
     MtaStsBroken,
     /// Checks of the domain could not run because DNS did not answer.
     DnsUnreachable,
+    /// The share of reported messages failing DMARC is over `threshold` (volume-gated).
+    DmarcFailureRate,
+    /// A source outside the configured sending IPs sent more than `threshold` DMARC-failing
+    /// messages as the domain.
+    UnknownSource,
+    /// No DMARC aggregate report covered the domain for `window`.
+    NoReports,
+    /// The bounce rate is over the warning or critical level (volume-gated).
+    BounceRate,
+    /// The complaint rate is over the warning or critical level (volume-gated).
+    ComplaintRate,
+    /// The ingest pipeline refused more than `threshold` inputs in `window`.
+    IngestFailures,
 }
 
 impl RuleKind {
     /// Every rule, in the order docs/alerts.md lists them.
-    pub const ALL: [RuleKind; 11] = [
+    pub const ALL: [RuleKind; 17] = [
         RuleKind::BlocklistListed,
         RuleKind::SpfTooManyLookups,
         RuleKind::SpfIpNotAuthorized,
@@ -55,6 +68,12 @@ impl RuleKind {
         RuleKind::MxBroken,
         RuleKind::MtaStsBroken,
         RuleKind::DnsUnreachable,
+        RuleKind::DmarcFailureRate,
+        RuleKind::UnknownSource,
+        RuleKind::NoReports,
+        RuleKind::BounceRate,
+        RuleKind::ComplaintRate,
+        RuleKind::IngestFailures,
     ];
 
     /// The key under `alerts.rules` in the config.
@@ -71,6 +90,12 @@ impl RuleKind {
             RuleKind::MxBroken => "mx_broken",
             RuleKind::MtaStsBroken => "mta_sts_broken",
             RuleKind::DnsUnreachable => "dns_unreachable",
+            RuleKind::DmarcFailureRate => "dmarc_failure_rate",
+            RuleKind::UnknownSource => "unknown_source",
+            RuleKind::NoReports => "no_reports",
+            RuleKind::BounceRate => "bounce_rate",
+            RuleKind::ComplaintRate => "complaint_rate",
+            RuleKind::IngestFailures => "ingest_failures",
         }
     }
 
@@ -93,29 +118,102 @@ impl RuleKind {
             RuleKind::MxBroken => "SenderscopeMxBroken",
             RuleKind::MtaStsBroken => "SenderscopeMtaStsBroken",
             RuleKind::DnsUnreachable => "SenderscopeDnsUnreachable",
+            // The same names as the Prometheus rules over the same signals (one runbook section).
+            RuleKind::DmarcFailureRate => "SenderscopeDmarcFailureRate",
+            RuleKind::UnknownSource => "SenderscopeUnknownSource",
+            RuleKind::NoReports => "SenderscopeNoDmarcReports",
+            RuleKind::BounceRate => "SenderscopeBounceRateHigh",
+            RuleKind::ComplaintRate => "SenderscopeComplaintRateHigh",
+            RuleKind::IngestFailures => "SenderscopeIngestFailing",
         }
     }
 
     /// The built-in settings. Checks and blocklist rounds run every 15 and 30 minutes, so one bad
     /// result already stands for a quarter of an hour: most rules fire at once. DNS trouble is often
     /// brief, so `dns_unreachable` waits half an hour.
+    ///
+    /// Report rules look back 48 hours by report interval: reporters send a day's report hours after
+    /// the day ends, so a 24-hour window is nearly empty every night and would resolve and re-fire.
+    /// Rates: the levels of docs/bounces.md (SES reviews at 5% bounces and asks for under 2%; Gmail
+    /// and Yahoo ask for under 0.1% complaints, Gmail never 0.3%), judged from 100 messages (the
+    /// `events.thresholds` defaults, which config validation copies in), held for 15 minutes so a
+    /// burst of late bounces does not page on its own.
     pub fn defaults(self) -> RuleSettings {
-        let (for_, threshold) = match self {
-            RuleKind::SpfTooManyLookups => (0, Some(10.0)),
-            RuleKind::DkimKeyProblem => (0, Some(2048.0)),
-            RuleKind::DnsUnreachable => (30 * 60, None),
-            _ => (0, None),
-        };
-        RuleSettings {
-            enabled: true,
-            for_: Duration::from_secs(for_),
-            threshold,
+        const MIN: u64 = 60;
+        const HOUR: u64 = 3600;
+        let mut s = RuleSettings::plain(Duration::ZERO);
+        let window = |secs: u64| Some(Duration::from_secs(secs));
+        match self {
+            RuleKind::SpfTooManyLookups => s.threshold = Some(10.0),
+            RuleKind::DkimKeyProblem => s.threshold = Some(2048.0),
+            RuleKind::DnsUnreachable => s.for_ = Duration::from_secs(30 * MIN),
+            RuleKind::DmarcFailureRate => {
+                s.threshold = Some(0.05);
+                s.min_volume = Some(100);
+                s.window = window(48 * HOUR);
+            }
+            RuleKind::UnknownSource => {
+                s.threshold = Some(100.0);
+                s.window = window(48 * HOUR);
+            }
+            RuleKind::NoReports => {
+                s.min_volume = Some(1);
+                s.window = window(48 * HOUR);
+            }
+            RuleKind::BounceRate | RuleKind::ComplaintRate => {
+                let t = crate::events::rates::Thresholds::default();
+                let (warning, critical) = if self == RuleKind::BounceRate {
+                    (t.bounce_warning, t.bounce_critical)
+                } else {
+                    (t.complaint_warning, t.complaint_critical)
+                };
+                s.for_ = Duration::from_secs(15 * MIN);
+                s.threshold = Some(warning);
+                s.critical = Some(critical);
+                s.min_volume = Some(t.min_volume);
+                s.window = window(24 * HOUR);
+            }
+            RuleKind::IngestFailures => {
+                s.threshold = Some(0.0);
+                s.window = window(HOUR);
+            }
+            _ => {}
         }
+        s
     }
 
     /// Whether `threshold` means something for this rule (validation refuses it elsewhere).
     pub fn has_threshold(self) -> bool {
         self.defaults().threshold.is_some()
+    }
+
+    /// Whether the rule has a critical level besides `threshold`.
+    pub fn has_critical(self) -> bool {
+        self.defaults().critical.is_some()
+    }
+
+    /// Whether the rule has a volume gate.
+    pub fn has_min_volume(self) -> bool {
+        self.defaults().min_volume.is_some()
+    }
+
+    /// Whether the rule looks back over a window.
+    pub fn has_window(self) -> bool {
+        self.defaults().window.is_some()
+    }
+
+    /// Whether `threshold` (and `critical`) are shares of messages, so at most 1.
+    pub fn is_ratio(self) -> bool {
+        matches!(
+            self,
+            RuleKind::DmarcFailureRate | RuleKind::BounceRate | RuleKind::ComplaintRate
+        )
+    }
+
+    /// Whether the rule is about the whole daemon, not a domain (no `domain` label, no per-domain
+    /// overrides).
+    pub fn is_global(self) -> bool {
+        self == RuleKind::IngestFailures
     }
 }
 
@@ -137,6 +235,17 @@ pub enum AlertSeverity {
 }
 
 impl AlertSeverity {
+    /// The severity whose label value is `label`.
+    pub fn parse(label: &str) -> Option<AlertSeverity> {
+        [
+            AlertSeverity::Info,
+            AlertSeverity::Warning,
+            AlertSeverity::Critical,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == label)
+    }
+
     /// The label value.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -176,6 +285,23 @@ pub fn evaluate(snapshot: &Snapshot, settings: &AlertSettings) -> Vec<Candidate>
                     if let Some(s) = enabled(settings, rule, &d.domain) {
                         dns_unreachable(d, &s, &mut out);
                     }
+                }
+            }
+            RuleKind::DmarcFailureRate
+            | RuleKind::UnknownSource
+            | RuleKind::NoReports
+            | RuleKind::BounceRate
+            | RuleKind::ComplaintRate => {
+                for d in &snapshot.domains {
+                    if let Some(s) = enabled(settings, rule, &d.domain) {
+                        flows::domain_rule(rule, d, &s, snapshot.now, &mut out);
+                    }
+                }
+            }
+            RuleKind::IngestFailures => {
+                let s = settings.rule(rule, None);
+                if s.enabled {
+                    flows::ingest_failures(snapshot, &s, &mut out);
                 }
             }
             _ => {
@@ -375,7 +501,14 @@ fn domain_rule(rule: RuleKind, d: &DomainState, s: &RuleSettings, out: &mut Vec<
             format!("The MTA-STS policy of {domain} is broken"),
             out,
         ),
-        RuleKind::BlocklistListed | RuleKind::DnsUnreachable => {}
+        RuleKind::BlocklistListed
+        | RuleKind::DnsUnreachable
+        | RuleKind::DmarcFailureRate
+        | RuleKind::UnknownSource
+        | RuleKind::NoReports
+        | RuleKind::BounceRate
+        | RuleKind::ComplaintRate
+        | RuleKind::IngestFailures => {}
     }
 }
 
@@ -552,6 +685,10 @@ pub fn rfc3339(unix_ms: i64) -> String {
         })
         .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned())
 }
+
+mod flows;
+
+pub(crate) use flows::human;
 
 #[cfg(test)]
 mod tests;

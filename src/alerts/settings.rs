@@ -71,6 +71,15 @@ impl AlertSettings {
             if let Some(t) = o.threshold {
                 s.threshold = Some(t);
             }
+            if let Some(c) = o.critical {
+                s.critical = Some(c);
+            }
+            if let Some(m) = o.min_volume {
+                s.min_volume = Some(m);
+            }
+            if let Some(w) = o.window {
+                s.window = Some(w);
+            }
         }
         s
     }
@@ -88,8 +97,30 @@ pub struct RuleSettings {
     pub enabled: bool,
     /// How long the condition must hold before the alert fires (pending until then).
     pub for_: Duration,
-    /// The rule's number, for rules that have one (docs/alerts.md says what it means per rule).
+    /// The rule's number, for rules that have one (docs/alerts.md says what it means per rule; for
+    /// the rate rules, the warning level).
     pub threshold: Option<f64>,
+    /// The critical level, for rules with two (bounce and complaint rates).
+    pub critical: Option<f64>,
+    /// The volume gate, for rules that judge a share or a silence: the fewest messages (or reports)
+    /// before the rule says anything.
+    pub min_volume: Option<u64>,
+    /// The span the rule looks back over, for rules over reports and events.
+    pub window: Option<Duration>,
+}
+
+impl RuleSettings {
+    /// Enabled, with `for_` and nothing else.
+    pub fn plain(for_: Duration) -> RuleSettings {
+        RuleSettings {
+            enabled: true,
+            for_,
+            threshold: None,
+            critical: None,
+            min_volume: None,
+            window: None,
+        }
+    }
 }
 
 /// A per-domain replacement of some of a rule's settings.
@@ -101,6 +132,12 @@ pub struct RuleOverride {
     pub for_: Option<Duration>,
     /// Replaces `threshold`.
     pub threshold: Option<f64>,
+    /// Replaces `critical`.
+    pub critical: Option<f64>,
+    /// Replaces `min_volume`.
+    pub min_volume: Option<u64>,
+    /// Replaces `window`.
+    pub window: Option<Duration>,
 }
 
 /// One Alertmanager.

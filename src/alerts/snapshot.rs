@@ -1,6 +1,7 @@
 //! The rules' input: the latest results, as one plain value. [`latest`] is the one place that knows
-//! where they come from (the results pipeline's latest state); the rules read only a [`Snapshot`],
-//! so feeding them new data (report, bounce and ingest figures) starts in this file.
+//! where the check results come from (the results pipeline's latest state); the figures from the
+//! report, event and ingest stores are added by `inputs` (one query per rule and round). The rules
+//! read only a [`Snapshot`].
 
 use serde_json::Value;
 
@@ -15,6 +16,14 @@ pub struct Snapshot {
     pub domains: Vec<DomainState>,
     /// Open blocklist listings of configured targets.
     pub listings: Vec<Listing>,
+    /// When it was taken (Unix seconds).
+    pub now: i64,
+    /// Rules whose input could not be read this round: their alerts stay as they are (could not
+    /// look is neither fine nor bad).
+    pub unavailable: Vec<crate::alerts::RuleKind>,
+    /// Inputs refused by the ingest pipeline in the `ingest_failures` window (`None`: not read, the
+    /// rule is off).
+    pub ingest_failures: Option<IngestFailures>,
 }
 
 /// The latest check results of one domain.
@@ -30,6 +39,88 @@ pub struct DomainState {
     pub spf_lookups: Option<u32>,
     /// The size in bits of each configured selector's usable key.
     pub dkim_key_bits: Vec<(String, u32)>,
+    /// DMARC aggregate figures over the `dmarc_failure_rate` window (`None`: not read).
+    pub dmarc: Option<DmarcFigures>,
+    /// Sources whose DMARC-failing volume in the `unknown_source` window reaches its threshold,
+    /// most messages first (configured sending IPs left out).
+    pub failing_sources: Vec<SourceFigure>,
+    /// When the domain's reports last covered (`None`: not read, the rule is off).
+    pub report_history: Option<ReportHistory>,
+    /// Bounce counts and rates over the `bounce_rate` window (`None`: not read).
+    pub bounces: Option<RateFigures>,
+    /// Complaint counts and rates over the `complaint_rate` window (`None`: not read).
+    pub complaints: Option<RateFigures>,
+}
+
+/// Messages in the DMARC aggregate reports of one domain whose interval ended inside a window.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DmarcFigures {
+    /// The window, as a duration label (`48h`).
+    pub window: String,
+    /// Every reported message.
+    pub messages: u64,
+    /// Messages that passed neither aligned DKIM nor aligned SPF: DMARC failed (RFC 7489 §6.6.2).
+    pub failing: u64,
+    /// Reports they came in.
+    pub reports: u64,
+}
+
+/// One source of DMARC-failing mail as the domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFigure {
+    /// The source IP as reported (canonical text).
+    pub source_ip: String,
+    /// Its messages that failed DMARC in the window.
+    pub failing: u64,
+}
+
+/// Whether and when the domain had DMARC aggregate reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReportHistory {
+    /// The latest end of a stored report's interval (Unix seconds), if any report was ever stored.
+    pub last_end: Option<i64>,
+    /// Reports stored for the domain, counted up to the rule's `min_volume` (enough to gate on).
+    pub reports: u64,
+}
+
+/// Rates of one kind (bounces or complaints) of one domain over one window.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RateFigures {
+    /// The window, as a duration label (`24h`).
+    pub window: String,
+    /// The whole domain.
+    pub total: RateFigure,
+    /// Per mailbox provider with mail in the window (provider labels come from code).
+    pub providers: Vec<(String, RateFigure)>,
+}
+
+/// One rate with what it was computed from.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RateFigure {
+    /// Bounces or complaints.
+    pub events: u64,
+    /// The denominator: deliveries + bounces (bounce rate) or deliveries (complaint rate).
+    pub volume: u64,
+}
+
+impl RateFigure {
+    /// events / volume, `None` with no volume.
+    pub fn rate(&self) -> Option<f64> {
+        (self.volume > 0).then(|| self.events as f64 / self.volume as f64)
+    }
+}
+
+/// Inputs the ingest pipeline refused (quarantined to `failed/` or answered 422) in a window.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestFailures {
+    /// The window, as a duration label (`1h`).
+    pub window: String,
+    /// How many.
+    pub count: u64,
+    /// How many per refusal code (`not_a_report`, `xml_syntax`, …), most first.
+    pub by_reason: Vec<(String, u64)>,
+    /// The latest refusal's message.
+    pub last_error: Option<String>,
 }
 
 /// The latest result of one check.
@@ -144,7 +235,13 @@ pub fn latest(state: &LatestState, config: &Config) -> Snapshot {
             since: p.listed_since,
         })
         .collect();
-    Snapshot { domains, listings }
+    Snapshot {
+        domains,
+        listings,
+        now: crate::alerts::engine::now_ms() / 1000,
+        unavailable: Vec::new(),
+        ingest_failures: None,
+    }
 }
 
 /// The configured domains a blocklist target belongs to: the domain itself, or every domain whose

@@ -7,7 +7,7 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use super::outcome::InputOutcome;
+use super::outcome::{InputOutcome, Status};
 use super::store::IngestStore;
 use super::{IngestError, MessageRules, ingest_with};
 use crate::config::Config;
@@ -45,6 +45,21 @@ pub fn ingest_into(config: &Config, input: &mut dyn BufRead) -> InputOutcome {
     let mut store = writer.lock().unwrap_or_else(PoisonError::into_inner);
     let rules = MessageRules::from(&config.events);
     let outcome = ingest_with(input, &config.ingest.limits, &rules, &mut *store);
+    if outcome.status() == Status::Failed && !outcome.is_transient() {
+        // Kept for the `ingest_failures` alert rule (docs/alerts.md); losing this row loses no
+        // report, so a failure to write it is only logged.
+        let at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        if let Err(e) = store.record_failure(
+            at,
+            outcome.kind().as_str(),
+            outcome.result_code(),
+            &outcome.error().unwrap_or_default(),
+        ) {
+            tracing::warn!(error = %e, "could not record a refused input for the ingest_failures alert");
+        }
+    }
     store.release();
     outcome
 }

@@ -102,6 +102,8 @@ impl IngestStore {
             "DELETE FROM dkim_selectors_seen WHERE last_seen < ?1",
             // Reverse-DNS answers (migration 0007) that expired before the cutoff.
             "DELETE FROM source_enrichment WHERE expires_at < ?1",
+            // Refused inputs (migration 0008), read by the ingest_failures alert rule.
+            "DELETE FROM ingest_failures WHERE at < ?1",
         ] {
             removed += tx
                 .execute(sql, [cutoff])
@@ -533,6 +535,8 @@ impl Drop for IngestStore {
         self.abort_aggregate();
     }
 }
+
+pub mod alert_inputs;
 
 #[cfg(test)]
 mod tests;

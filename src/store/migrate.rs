@@ -54,6 +54,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0007_sources.sql",
         sql: include_str!("migrations/0007_sources.sql"),
     },
+    Migration {
+        version: 8,
+        name: "0008_alerts_inputs.sql",
+        sql: include_str!("migrations/0008_alerts_inputs.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

@@ -4,6 +4,7 @@
 
 mod alertmanager;
 mod cli;
+mod flows;
 mod promtool;
 mod receiver;
 mod webhook;

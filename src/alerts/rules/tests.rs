@@ -56,6 +56,7 @@ fn a_listing_names_target_zone_domain_and_the_lists_reason() {
             reason: Some("Spam source 192.0.2.10 seen in traps".into()),
             since: 1_764_864_000,
         }],
+        ..Snapshot::default()
     };
     let c = evaluate(&snap, &AlertSettings::default());
     assert_eq!(names(&c), [("blocklist_listed", "critical")]);
@@ -79,6 +80,7 @@ fn spf_over_the_threshold_fires_and_the_threshold_is_per_domain() {
     let snap = Snapshot {
         domains: vec![spf("a.example", 11), spf("b.example", 8)],
         listings: vec![],
+        ..Snapshot::default()
     };
     let mut settings = AlertSettings::default();
     assert_eq!(
@@ -124,6 +126,7 @@ fn a_switched_off_rule_finds_nothing_and_a_domain_can_switch_one_off() {
             domain("b.example", vec![dmarc]),
         ],
         listings: vec![],
+        ..Snapshot::default()
     };
     let mut settings = AlertSettings::default();
     settings.overrides.insert(
@@ -184,6 +187,7 @@ fn dkim_alerts_per_configured_selector_with_severity_from_key_size() {
         &Snapshot {
             domains: vec![domain("shop.example", vec![dkim])],
             listings: vec![],
+            ..Snapshot::default()
         },
         &AlertSettings::default(),
     );
@@ -245,6 +249,7 @@ fn record_changes_mx_and_mta_sts_problems_each_have_a_rule() {
             ],
         )],
         listings: vec![],
+        ..Snapshot::default()
     };
     let c = evaluate(&snap, &AlertSettings::default());
     assert_eq!(
@@ -282,6 +287,7 @@ fn lookup_failures_are_one_dns_unreachable_alert_that_waits_half_an_hour() {
             ],
         )],
         listings: vec![],
+        ..Snapshot::default()
     };
     let c = evaluate(&snap, &AlertSettings::default());
     assert_eq!(names(&c), [("dns_unreachable", "warning")]);
@@ -330,6 +336,7 @@ fn a_key_the_check_accepts_alerts_below_a_raised_threshold() {
         &Snapshot {
             domains: vec![d],
             listings: vec![],
+            ..Snapshot::default()
         },
         &settings,
     );
@@ -361,6 +368,7 @@ fn a_dmarc_record_changed_to_a_weaker_policy_is_weakened() {
             vec![check("dmarc", Severity::Info, vec![f])],
         )],
         listings: vec![],
+        ..Snapshot::default()
     };
     let run = |old: &str, new: &str| {
         evaluate(&snap(change(old, new)), &AlertSettings::default())

@@ -72,7 +72,10 @@ pub(in crate::config) struct RawWebhook {
 
 /// One rule's settings (or a domain's override of them).
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a mapping (enabled, for, threshold)")]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping (enabled, for, threshold, critical, min_volume, window)"
+)]
 pub(in crate::config) struct RawRule {
     #[serde(default)]
     pub enabled: Option<bool>,
@@ -80,6 +83,12 @@ pub(in crate::config) struct RawRule {
     pub for_: Option<String>,
     #[serde(default)]
     pub threshold: Option<f64>,
+    #[serde(default)]
+    pub critical: Option<f64>,
+    #[serde(default)]
+    pub min_volume: Option<u64>,
+    #[serde(default)]
+    pub window: Option<String>,
 }
 
 fn default_evaluate_every() -> String {

@@ -14,6 +14,7 @@ use crate::alerts::settings::{
 use crate::config::keypath::KeyPath;
 use crate::config::model::{DomainName, DomainSettings};
 use crate::config::raw::{RawAlertmanager, RawAlerts, RawRule, RawWebhook};
+use crate::events::rates::Thresholds;
 
 impl Validator<'_> {
     pub(super) fn alerts(
@@ -21,6 +22,7 @@ impl Validator<'_> {
         raw: RawAlerts,
         path: &KeyPath,
         domains: &[DomainSettings],
+        rates: &Thresholds,
     ) -> AlertSettings {
         // Rules read results that change every few minutes; faster than a second is busy work.
         let evaluate_every = self.duration(
@@ -56,16 +58,54 @@ impl Validator<'_> {
 
         let mut rules: BTreeMap<RuleKind, RuleSettings> =
             RuleKind::ALL.iter().map(|k| (*k, k.defaults())).collect();
+        // The rate rules judge by `events.thresholds` unless `alerts.rules` says otherwise, so the
+        // status page and the alerts agree.
+        for (kind, warning, critical) in [
+            (
+                RuleKind::BounceRate,
+                rates.bounce_warning,
+                rates.bounce_critical,
+            ),
+            (
+                RuleKind::ComplaintRate,
+                rates.complaint_warning,
+                rates.complaint_critical,
+            ),
+        ] {
+            if let Some(s) = rules.get_mut(&kind) {
+                s.threshold = Some(warning);
+                s.critical = Some(critical);
+                s.min_volume = Some(rates.min_volume);
+            }
+        }
+        // Rules whose levels are written here (`events.thresholds` checks its own order).
+        let mut levels_written = Vec::new();
         for (name, raw_rule) in raw.rules {
             let at = path.key("rules").key(&name);
             let Some(kind) = self.rule_kind(&name, &at) else {
                 continue;
             };
             let o = self.rule_override(kind, raw_rule, &at);
+            if o.threshold.is_some() || o.critical.is_some() {
+                levels_written.push(kind);
+            }
             let s = rules.entry(kind).or_insert_with(|| kind.defaults());
             s.enabled = o.enabled.unwrap_or(s.enabled);
             s.for_ = o.for_.unwrap_or(s.for_);
             s.threshold = o.threshold.or(s.threshold);
+            s.critical = o.critical.or(s.critical);
+            s.min_volume = o.min_volume.or(s.min_volume);
+            s.window = o.window.or(s.window);
+        }
+        for (kind, s) in rules.iter().filter(|(k, _)| levels_written.contains(k)) {
+            if let (Some(w), Some(c)) = (s.threshold, s.critical)
+                && c < w
+            {
+                self.problem(
+                    path.key("rules").key(kind.as_str()).key("critical"),
+                    format!("{c} is below the warning threshold {w}; critical is the higher level"),
+                );
+            }
         }
         let mut overrides = BTreeMap::new();
         for (domain, per_rule) in raw.domains {
@@ -87,9 +127,17 @@ impl Validator<'_> {
             let mut by_rule = BTreeMap::new();
             for (rule, raw_rule) in per_rule {
                 let rat = at.key(&rule);
-                if let Some(kind) = self.rule_kind(&rule, &rat) {
-                    by_rule.insert(kind, self.rule_override(kind, raw_rule, &rat));
+                let Some(kind) = self.rule_kind(&rule, &rat) else {
+                    continue;
+                };
+                if kind.is_global() {
+                    self.problem(
+                        rat,
+                        format!("the rule {kind} is about the whole daemon, not a domain; set it under alerts.rules"),
+                    );
+                    continue;
                 }
+                by_rule.insert(kind, self.rule_override(kind, raw_rule, &rat));
             }
             overrides.insert(name, by_rule);
         }
@@ -126,27 +174,78 @@ impl Validator<'_> {
                 Duration::from_secs(7 * 86_400),
             )
         });
-        let threshold = match raw.threshold {
-            Some(_) if !kind.has_threshold() => {
+        let threshold = self.level(kind, raw.threshold, kind.has_threshold(), at, "threshold");
+        let critical = self.level(kind, raw.critical, kind.has_critical(), at, "critical");
+        let min_volume = match raw.min_volume {
+            Some(_) if !kind.has_min_volume() => {
                 self.problem(
-                    at.key("threshold"),
-                    format!("the rule {kind} has no threshold"),
+                    at.key("min_volume"),
+                    format!("the rule {kind} has no volume gate"),
                 );
                 None
             }
-            Some(t) if !t.is_finite() || t < 0.0 => {
-                self.problem(
-                    at.key("threshold"),
-                    format!("{t} is not a threshold; use a number of 0 or more"),
-                );
+            m => m,
+        };
+        let window = match raw.window.as_deref() {
+            Some(_) if !kind.has_window() => {
+                self.problem(at.key("window"), format!("the rule {kind} has no window"));
                 None
             }
-            t => t,
+            // A minute is the events' bucket; reports cover days, and 90 days is past any use.
+            Some(text) => Some(self.duration(
+                &at.key("window"),
+                text,
+                Duration::from_secs(60),
+                Duration::from_secs(90 * 86_400),
+            )),
+            None => None,
         };
         RuleOverride {
             enabled: raw.enabled,
             for_,
             threshold,
+            critical,
+            min_volume,
+            window,
+        }
+    }
+
+    /// A `threshold` or `critical` value: only on rules that have it, a number of 0 or more, and
+    /// at most 1 for a share of messages.
+    fn level(
+        &mut self,
+        kind: RuleKind,
+        value: Option<f64>,
+        allowed: bool,
+        at: &KeyPath,
+        key: &str,
+    ) -> Option<f64> {
+        let at = at.key(key);
+        let name = if key == "critical" {
+            "critical level"
+        } else {
+            "threshold"
+        };
+        match value {
+            Some(_) if !allowed => {
+                self.problem(at.clone(), format!("the rule {kind} has no {name}"));
+                None
+            }
+            Some(t) if !t.is_finite() || t < 0.0 => {
+                self.problem(
+                    at.clone(),
+                    format!("{t} is not a {name}; use a number of 0 or more"),
+                );
+                None
+            }
+            Some(t) if kind.is_ratio() && t > 1.0 => {
+                self.problem(
+                    at.clone(),
+                    format!("{t} is not a share of messages; write 0.05 for 5%"),
+                );
+                None
+            }
+            t => t,
         }
     }
 

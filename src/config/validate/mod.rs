@@ -60,7 +60,12 @@ pub(crate) fn validate(
     };
     let blocklists = v.blocklists(raw.blocklists, &root.key("blocklists"));
     let events = v.events(raw.events, &root.key("events"));
-    let alerts = v.alerts(raw.alerts, &root.key("alerts"), &domains);
+    let alerts = v.alerts(
+        raw.alerts,
+        &root.key("alerts"),
+        &domains,
+        &events.thresholds,
+    );
     let ingest = v.ingest(raw.ingest, &root.key("ingest"));
     if v.found.is_empty() && v.environment.is_empty() {
         return Ok(Config {
