@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::postfix::Joiner;
-use super::store::LazyEventStore;
+use super::store::{LazyEventStore, Recorded};
 use crate::config::Config;
 use crate::metrics::Metrics;
 
@@ -156,47 +156,53 @@ pub async fn run(
     let mut joiner = Joiner::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tracing::info!(path = %path.display(), "following the Postfix log");
+    // Events read but not yet stored. While a batch waits (the store refused it), no new lines
+    // are read: the log file holds them, so nothing is lost and memory stays bounded.
+    let mut pending: Vec<Recorded> = Vec::new();
     loop {
-        let lines = match follower.poll() {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "could not read the Postfix log");
-                Vec::new()
-            }
+        let (classifier, policy, domains) = {
+            let c = config.borrow();
+            (
+                c.events.classifier.clone(),
+                c.events.suppression,
+                crate::http::events::configured_domains(&c),
+            )
         };
-        if !lines.is_empty() {
-            let (classifier, policy, domains) = {
-                let c = config.borrow();
-                (
-                    c.events.classifier.clone(),
-                    c.events.suppression,
-                    crate::http::events::configured_domains(&c),
-                )
-            };
-            let now = time::OffsetDateTime::now_utc().unix_timestamp();
-            let batch: Vec<_> = lines
-                .iter()
-                .filter_map(|l| joiner.line(l, now, &classifier))
-                .collect();
-            if !batch.is_empty() {
-                let store = store.clone();
-                let result = tokio::task::spawn_blocking(move || {
-                    let s = store.get()?;
-                    s.record(&batch, &policy).map(|o| (o, batch))
-                })
-                .await;
-                match result {
-                    Ok(Ok((outcome, batch))) => {
-                        let counted = batch
-                            .iter()
-                            .zip(&outcome.fresh)
-                            .filter(|(_, f)| **f)
-                            .map(|(r, _)| r);
-                        metrics.events.observe(counted, &domains);
+        if pending.is_empty() {
+            match follower.poll() {
+                Ok(lines) => {
+                    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                    for l in &lines {
+                        joiner.line(l, now, &classifier, &mut pending);
                     }
-                    Ok(Err(e)) => tracing::warn!(error = %e, "could not store Postfix log events"),
-                    Err(e) => tracing::warn!(error = %e, "the Postfix log writer failed"),
                 }
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "could not read the Postfix log");
+                }
+            }
+        }
+        if !pending.is_empty() {
+            let store = store.clone();
+            let batch = std::mem::take(&mut pending);
+            let result = tokio::task::spawn_blocking(move || {
+                let stored = store.get().and_then(|s| s.record(&batch, &policy));
+                (stored, batch)
+            })
+            .await;
+            match result {
+                Ok((Ok(outcome), batch)) => {
+                    let counted = batch
+                        .iter()
+                        .zip(&outcome.fresh)
+                        .filter(|(_, f)| **f)
+                        .map(|(r, _)| r);
+                    metrics.events.observe(counted, &domains);
+                }
+                Ok((Err(e), batch)) => {
+                    tracing::warn!(error = %e, events = batch.len(), "could not store Postfix log events; retrying");
+                    pending = batch;
+                }
+                Err(e) => tracing::warn!(error = %e, "the Postfix log writer failed"),
             }
         }
         tokio::select! {
