@@ -313,6 +313,7 @@ impl AnalysisDb {
         self.with(|c| {
             // IMMEDIATE: take the write lock up front, waiting within the busy timeout, rather than
             // fail to upgrade a read lock while another writer commits.
+            let _turn = crate::store::gate::enter(BUSY_TIMEOUT);
             let tx = c
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(db("starting the enrichment write"))?;

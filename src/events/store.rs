@@ -296,7 +296,12 @@ pub fn record_on(
     // Keys are kept from when they were seen, not from when their event happened: a provider's
     // retry of an old event must still find its key.
     let seen_at = time::OffsetDateTime::now_utc().unix_timestamp();
-    let tx = conn.transaction().map_err(db("starting an events batch"))?;
+    // IMMEDIATE and queued behind the daemon's other writers (crate::store::gate): a deferred
+    // transaction that upgrades to a write can fail at once instead of waiting its turn.
+    let _turn = crate::store::gate::enter(BUSY_TIMEOUT);
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(db("starting an events batch"))?;
     let mut outcome = RecordOutcome::default();
     for r in batch {
         if let Some(key) = &r.key {

@@ -201,7 +201,10 @@ pub(crate) fn get(conn: &Connection, address: &str) -> Result<Option<Suppression
 
 pub(crate) fn remove(conn: &mut Connection, address: &str) -> Result<bool, StoreError> {
     let address = address.to_lowercase();
-    let tx = conn.transaction().map_err(db("removing a suppression"))?;
+    let _turn = crate::store::gate::enter(std::time::Duration::from_secs(5));
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(db("removing a suppression"))?;
     let removed = tx
         .execute(
             "DELETE FROM suppressions WHERE address = ?1",

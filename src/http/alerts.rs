@@ -9,32 +9,16 @@ use serde::Serialize;
 
 use super::AppState;
 use super::error::ApiError;
-use crate::alerts::lifecycle::{AlertRecord, Phase};
-use crate::alerts::rules::rfc3339;
+use crate::alerts::lifecycle::AlertRecord;
 use crate::store::{Store, StoreError};
+use crate::views;
+pub use crate::views::alerts::AlertView;
 
 /// The answer.
 #[derive(Debug, Serialize)]
 pub struct AlertList {
     /// Firing first, then pending; each by alertname and labels.
     pub alerts: Vec<AlertView>,
-}
-
-/// One alert as the API shows it.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AlertView {
-    /// `pending` or `firing`.
-    pub state: &'static str,
-    /// alertname, severity, domain, …
-    pub labels: std::collections::BTreeMap<String, String>,
-    /// summary, description, runbook_url.
-    pub annotations: std::collections::BTreeMap<String, String>,
-    /// When the condition was first seen (RFC 3339).
-    pub active_at: String,
-    /// When it started firing.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fired_at: Option<String>,
 }
 
 /// `GET /api/v1/alerts`.
@@ -50,22 +34,13 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<AlertList>, ApiE
     Ok(Json(AlertList { alerts }))
 }
 
-/// The pending and firing alerts, firing first (what `GET /api/v1/alerts` and the status page show).
+/// The pending and firing alerts, firing first (what `GET /api/v1/alerts`, `/api/v1/status`, the
+/// domain detail and the status page show). A stored record that no longer reads is skipped.
 pub async fn active(store: &dyn Store) -> Result<Vec<AlertView>, StoreError> {
     let stored = store.alerts().await?;
-    let mut alerts: Vec<AlertView> = stored
-        .into_iter()
-        .filter_map(|a| serde_json::from_value::<AlertRecord>(a.record).ok())
-        .filter(|r| r.phase != Phase::Resolved)
-        .map(|r| AlertView {
-            state: r.phase.as_str(),
-            active_at: rfc3339(r.active_at),
-            fired_at: r.fired_at.map(rfc3339),
-            labels: r.labels,
-            annotations: r.annotations,
-        })
-        .collect();
-    // Firing before pending; the store already sorts by key within each.
-    alerts.sort_by_key(|a| a.state != "firing");
-    Ok(alerts)
+    Ok(views::alerts::active(stored.into_iter().filter_map(|a| {
+        serde_json::from_value::<AlertRecord>(a.record)
+            .inspect_err(|e| tracing::warn!(error = %e, "a stored alert record does not read"))
+            .ok()
+    })))
 }

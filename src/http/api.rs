@@ -51,6 +51,10 @@ pub async fn status(
     };
     let latest = state.results.state().clone();
     let page = Page::new(q.offset, q.limit);
+    let alerts = super::alerts::active(state.store.as_ref())
+        .await
+        .inspect_err(|e| tracing::warn!(error = %e, "the status could not read the alerts"))
+        .ok();
     // A few renders at once: more would only share the same cores while each holds its page and
     // its encoded body in memory (20 parallel requests for 1,000 entries: 3.2x the idle RSS).
     let Ok(_render) = STATUS_RENDERS.acquire().await else {
@@ -70,6 +74,9 @@ pub async fn status(
             &mut response,
             &super::analysis::read_verdicts(&config, &listed),
         );
+        if let Some(alerts) = &alerts {
+            views::alerts::attach_status(&mut response, alerts, page.limit);
+        }
         serde_json::to_vec(&response)
     })
     .await;
@@ -110,6 +117,10 @@ pub async fn domain(
     let mut detail = detail.ok_or_else(unknown)?;
     if let Some(r) = super::analysis::domain_reports(config, name.to_string()).await {
         views::reports::attach_domain(&mut detail, r);
+    }
+    match super::alerts::active(state.store.as_ref()).await {
+        Ok(alerts) => views::alerts::attach_domain(&mut detail, &alerts),
+        Err(e) => tracing::warn!(error = %e, "the domain detail could not read the alerts"),
     }
     Ok(Json(detail))
 }

@@ -9,6 +9,7 @@
 //! in the last one: a crash leaves a `loading` row that the next attempt replaces, never a half
 //! report that counts.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -24,6 +25,7 @@ use super::hash::ContentHash;
 use super::{Admission, ReportKind, ReportSink, Stored};
 use crate::events::store::{RecordOutcome, Recorded};
 use crate::events::suppress::SuppressionPolicy;
+use crate::store::gate::{self, WriteTurn};
 use crate::store::{SqliteStore, StoreError};
 
 /// Records per write transaction: large enough to amortise the commit, small enough that the
@@ -59,6 +61,8 @@ struct Loading {
 pub struct IngestStore {
     conn: Connection,
     loading: Option<Loading>,
+    /// This connection's place in the daemon's write queue while its transaction is open.
+    turn: Cell<Option<WriteTurn>>,
 }
 
 impl IngestStore {
@@ -82,12 +86,14 @@ impl IngestStore {
         Ok(IngestStore {
             conn,
             loading: None,
+            turn: Cell::new(None),
         })
     }
 
     /// Delete reports that ended before `now - retention` (and their records and ledger rows).
     pub fn prune(&mut self, retention: Duration) -> Result<u64, IngestError> {
         let cutoff = now().saturating_sub(i64::try_from(retention.as_secs()).unwrap_or(i64::MAX));
+        let _turn = gate::enter(BUSY_TIMEOUT);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -118,7 +124,7 @@ impl IngestStore {
     pub fn release(&mut self) {
         self.abort_aggregate();
         if !self.conn.is_autocommit() {
-            let _ = self.conn.execute_batch("ROLLBACK");
+            self.rollback();
         }
     }
 
@@ -126,17 +132,32 @@ impl IngestStore {
         // A write that failed half-way left its transaction open: roll it back rather than refuse
         // every later report.
         if !self.conn.is_autocommit() {
-            let _ = self.conn.execute_batch("ROLLBACK");
+            self.rollback();
         }
+        // Queue behind the daemon's other writers (crate::store::gate), so report after report
+        // never starves them.
+        self.turn.set(gate::enter(BUSY_TIMEOUT));
         self.conn
             .execute_batch("BEGIN IMMEDIATE")
+            .inspect_err(|_| drop(self.turn.take()))
             .map_err(store_err("starting a write transaction"))
     }
 
     fn commit(&self) -> Result<(), IngestError> {
-        self.conn
+        let committed = self
+            .conn
             .execute_batch("COMMIT")
-            .map_err(store_err("committing"))
+            .map_err(store_err("committing"));
+        if self.conn.is_autocommit() {
+            drop(self.turn.take());
+        }
+        committed
+    }
+
+    /// Roll back the open transaction and give up the write turn.
+    fn rollback(&self) {
+        let _ = self.conn.execute_batch("ROLLBACK");
+        drop(self.turn.take());
     }
 
     fn ledger(
@@ -408,7 +429,7 @@ impl ReportSink for IngestStore {
         };
         if l.admission == Admission::Store {
             // Roll back the open batch; rows of earlier batches stay 'loading' until cleared here.
-            let _ = self.conn.execute_batch("ROLLBACK");
+            self.rollback();
             let _ = self.conn.execute(
                 "DELETE FROM aggregate_records WHERE report_uid = ?1",
                 [&l.uid],
@@ -523,7 +544,7 @@ impl ReportSink for IngestStore {
         // The events tables are in the same database: counted on this connection, in their own
         // transaction (a write that failed half-way left one open: roll it back first).
         if !self.conn.is_autocommit() {
-            let _ = self.conn.execute_batch("ROLLBACK");
+            self.rollback();
         }
         crate::events::store::record_on(&mut self.conn, batch, policy)
             .map_err(|e| IngestError::Store(format!("counting bounces and complaints: {e}")))

@@ -8,6 +8,7 @@
 //!
 //! Methods return boxed futures so the daemon can hold an `Arc<dyn Store>`.
 
+pub mod gate;
 mod migrate;
 pub mod sqlite;
 

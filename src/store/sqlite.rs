@@ -371,6 +371,9 @@ fn commit_batch(conn: &mut Connection, writes: Vec<Box<dyn Write>>, health: &Hea
     if writes.is_empty() {
         return;
     }
+    // Queued behind the daemon's other writers (crate::store::gate), so a report ingest never
+    // starves the check results.
+    let _turn = super::gate::enter(BUSY_TIMEOUT);
     let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {

@@ -8,6 +8,7 @@
 //! (`range`). The status page is bounded ([`Page`]): it builds entries only for the page it shows and
 //! says how many it left out. [`reports`] adds what the DMARC aggregate reports say.
 
+pub mod alerts;
 mod range;
 pub mod reports;
 
@@ -117,6 +118,9 @@ pub struct StatusResponse {
     pub blocklists: BlocklistsSummary,
     /// Which entries this page shows and how many it left out.
     pub page: PageInfo,
+    /// The alert engine's active alerts ([`alerts`]); absent when the store could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<alerts::ActiveAlerts>,
 }
 
 /// `page` in `/api/v1/status`.
@@ -172,6 +176,9 @@ pub struct DomainSummary {
     /// could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enforcement: Option<crate::analysis::readiness::EnforcementSummary>,
+    /// Its active alerts (labelled with it) by state; absent when the store could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<alerts::AlertCounts>,
 }
 
 /// One check's latest result, without record and detail (see `/api/v1/domains/{domain}`).
@@ -248,6 +255,9 @@ pub struct DomainDetail {
     /// What the DMARC aggregate reports say ([`reports`]); absent when the store could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reports: Option<reports::DomainReports>,
+    /// Its active alerts (labelled with it), firing first; absent when the store could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<Vec<alerts::AlertView>>,
 }
 
 /// One check's latest result in full.
@@ -509,6 +519,7 @@ pub fn status(config: &Config, s: &Snapshot, reload: ConfigState, page: Page) ->
                 summary: summarize(status, &mine),
                 checks: mine.into_iter().map(summary).collect(),
                 enforcement: None,
+                alerts: None,
             }
         })
         .collect();
@@ -535,6 +546,7 @@ pub fn status(config: &Config, s: &Snapshot, reload: ConfigState, page: Page) ->
             domains_left_out,
             ips_left_out,
         },
+        alerts: None,
     }
 }
 
@@ -557,5 +569,6 @@ pub fn domain(config: &Config, s: &Snapshot, name: &DomainName) -> Option<Domain
         ips,
         listings: s.open_listings(name.as_str()).cloned().collect(),
         reports: None,
+        alerts: None,
     })
 }

@@ -72,6 +72,31 @@ async fn a_listing_reaches_alertmanager_with_labels_and_annotations_and_resolves
     let api = d.get("/api/v1/alerts").json();
     assert_eq!(api["alerts"][0]["state"], "firing", "{api}");
     assert_eq!(api["alerts"][0]["labels"]["target"], "192.0.2.10");
+    // The same alert in the status roll-up and in the domain's detail.
+    let status = d.get("/api/v1/status").json();
+    assert_eq!(
+        (
+            &status["alerts"]["firing"],
+            &status["alerts"]["left_out"],
+            &status["alerts"]["alerts"][0]["labels"]["target"]
+        ),
+        (
+            &serde_json::json!(1),
+            &serde_json::json!(0),
+            &serde_json::json!("192.0.2.10")
+        ),
+        "{status}"
+    );
+    let listed = status["domains"]
+        .as_array()
+        .and_then(|ds| ds.iter().find(|x| x["domain"] == "listed.test"))
+        .unwrap_or_else(|| panic!("listed.test in {status}"));
+    assert_eq!(
+        listed["alerts"],
+        serde_json::json!({"firing": 1, "pending": 0})
+    );
+    let detail = d.get("/api/v1/domains/listed.test").json();
+    assert_eq!(detail["alerts"][0]["labels"]["alertname"], NAME, "{detail}");
 
     // Delisted: rbldnsd restarted on the same port without the IP.
     drop(rbl);
@@ -88,6 +113,11 @@ async fn a_listing_reaches_alertmanager_with_labels_and_annotations_and_resolves
         })
         .json();
     assert_eq!(api, serde_json::json!({"alerts": []}));
+    let status = d.get("/api/v1/status").json();
+    assert_eq!(
+        status["alerts"],
+        serde_json::json!({"firing": 0, "pending": 0, "alerts": [], "left_out": 0})
+    );
     let metrics = d.get("/metrics");
     assert_eq!(
         metrics.value("senderscope_alerts{state=\"firing\"}"),
