@@ -161,6 +161,21 @@ impl EventStore {
         self.with(|conn| record_on(conn, batch, policy))
     }
 
+    /// Record a refused request body (`kind` the endpoint, `reason` the refusal's code) for the
+    /// `ingest_failures` alert rule (docs/alerts.md), at `at` (Unix seconds).
+    pub fn record_refusal(
+        &self,
+        at: i64,
+        kind: &str,
+        reason: &str,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        self.with(|conn| {
+            crate::ingest::store::alert_inputs::record_failure_on(conn, at, kind, reason, error)
+                .map_err(db("recording a refused request"))
+        })
+    }
+
     /// Counts per bucket key over the minutes `from_minute..=to_minute`.
     pub fn sums(&self, from_minute: i64, to_minute: i64) -> Result<Vec<BucketSum>, StoreError> {
         self.with(|conn| {

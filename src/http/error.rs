@@ -64,6 +64,11 @@ impl ApiError {
         self.code
     }
 
+    /// The message the client reads.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     /// 404 for a path or resource that does not exist.
     pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::NOT_FOUND, code, message)

@@ -151,6 +151,25 @@ impl EventsState {
         Ok(outcome)
     }
 
+    /// Keep a body refused as invalid (400 `invalid_events`) in `ingest_failures`, so the
+    /// `ingest_failures` alert rule sees a sender whose events stopped reading (docs/alerts.md).
+    /// Refused signatures are not kept there: they are not data that failed, and a stranger could
+    /// fill the table. Losing the row loses no event, so a failure to write it is only logged.
+    pub async fn keep_refusal(&self, endpoint: &'static str, e: &ApiError) {
+        if e.code() != "invalid_events" {
+            return;
+        }
+        let message = e.message().to_owned();
+        let kept = self
+            .blocking(move |store| {
+                store.record_refusal(now(), endpoint, "invalid_events", &message)
+            })
+            .await;
+        if let Err(e) = kept {
+            tracing::warn!(error = %e.message(), "could not record a refused events body for the ingest_failures alert");
+        }
+    }
+
     /// The mapping context: classifier and the `?domain=` fallback, accepted only when configured.
     pub fn with_context<T>(&self, domain: Option<&str>, f: impl FnOnce(&Context<'_>) -> T) -> T {
         let c = self.app.config.borrow();
@@ -226,11 +245,18 @@ async fn post_events(
     Query(q): Query<DomainQuery>,
     body: Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let batch = s
+    let mapped = s
         .with_context(q.domain.as_deref(), |cx| {
             crate::events::webhooks::generic::map(&body, cx)
         })
-        .map_err(webhook_error)?;
+        .map_err(webhook_error);
+    let batch = match mapped {
+        Ok(b) => b,
+        Err(e) => {
+            s.keep_refusal("events", &e).await;
+            return Err(e);
+        }
+    };
     let outcome = s.commit(batch).await?;
     Ok(Json(
         json!({"counted": outcome.counted, "duplicates": outcome.duplicates}),

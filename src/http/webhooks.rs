@@ -46,10 +46,31 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    let answer = receive_from(&s, &provider, q, &headers, &body).await;
+    if let Err(e) = &answer {
+        let endpoint = match provider.as_str() {
+            "ses" => "webhook_ses",
+            "sendgrid" => "webhook_sendgrid",
+            "mailgun" => "webhook_mailgun",
+            "postmark" => "webhook_postmark",
+            _ => return answer,
+        };
+        s.keep_refusal(endpoint, e).await;
+    }
+    answer
+}
+
+async fn receive_from(
+    s: &EventsState,
+    provider: &str,
+    q: WebhookQuery,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Json<Value>, ApiError> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let webhooks = s.app.config.borrow().events.webhooks.clone();
     let domain = q.domain.as_deref();
-    let batch = match provider.as_str() {
+    let batch = match provider {
         "ses" => {
             let Some(ses_settings) = webhooks.ses else {
                 return Err(not_configured("ses"));

@@ -1,7 +1,7 @@
 //! The rules over reports, events and ingest through the real daemon: a DMARC aggregate report, a
-//! refused upload and bounce events posted to its HTTP API make `dmarc_failure_rate`,
-//! `unknown_source`, `ingest_failures` and `bounce_rate` fire, and a real Alertmanager holds each
-//! with its labels and measured values.
+//! refused upload, a refused events body and bounce events posted to its HTTP API make
+//! `dmarc_failure_rate`, `unknown_source`, `ingest_failures` and `bounce_rate` fire, and a real
+//! Alertmanager holds each with its labels and measured values.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -103,6 +103,12 @@ fn reports_events_and_refused_inputs_reach_alertmanager_through_the_engine() {
     ];
     let r = d.request("POST", "/api/v1/events", &json, events().as_bytes());
     assert_eq!(r.status, 200, "{}", r.body);
+    // An events body that does not read is a refused input too; a webhook that is not configured
+    // (404) is not.
+    let r = d.request("POST", "/api/v1/events", &json, b"{\"type\": \"bounce\"");
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = d.request("POST", "/webhooks/sendgrid", &json, b"[]");
+    assert_eq!(r.status, 404, "{}", r.body);
 
     let held = am.wait_for(Duration::from_secs(30), |a| {
         [
@@ -113,6 +119,11 @@ fn reports_events_and_refused_inputs_reach_alertmanager_through_the_engine() {
         ]
         .iter()
         .all(|n| named(a, n).is_some())
+            && named(a, "SenderscopeIngestFailing").is_some_and(|i| {
+                i["annotations"]["summary"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with("2 "))
+            })
     });
 
     let dmarc = named(&held, "SenderscopeDmarcFailureRate").unwrap();
@@ -143,7 +154,7 @@ fn reports_events_and_refused_inputs_reach_alertmanager_through_the_engine() {
     );
     assert_eq!(
         ingest["annotations"]["summary"],
-        "1 input failed to ingest in the last 1h"
+        "2 inputs failed to ingest in the last 1h"
     );
 
     let bounce = named(&held, "SenderscopeBounceRateHigh").unwrap();

@@ -153,15 +153,27 @@ impl IngestStore {
     ) -> rusqlite::Result<()> {
         // A write that failed half-way may have left its transaction open (see `begin_tx`).
         if !self.conn.is_autocommit() {
-            let _ = self.conn.execute_batch("ROLLBACK");
+            self.rollback();
         }
-        let kept: String = error.chars().take(ERROR_KEPT).collect();
-        self.conn.execute(
-            "INSERT INTO ingest_failures (at, kind, reason, error) VALUES (?1, ?2, ?3, ?4)",
-            params![at, kind, reason, kept],
-        )?;
-        Ok(())
+        record_failure_on(&self.conn, at, kind, reason, error)
     }
+}
+
+/// Write one refusal into `ingest_failures` on any connection to the state database (the events
+/// API and the webhooks record the bodies they refuse on their own).
+pub(crate) fn record_failure_on(
+    conn: &Connection,
+    at: i64,
+    kind: &str,
+    reason: &str,
+    error: &str,
+) -> rusqlite::Result<()> {
+    let kept: String = error.chars().take(ERROR_KEPT).collect();
+    conn.execute(
+        "INSERT INTO ingest_failures (at, kind, reason, error) VALUES (?1, ?2, ?3, ?4)",
+        params![at, kind, reason, kept],
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]
