@@ -125,6 +125,17 @@ pub struct DomainRates {
     pub complaint_status: Judgement,
     /// The same per recipient mailbox provider (providers with mail in the window only).
     pub providers: Vec<ProviderRates>,
+    /// Bounces per reason (docs/bounces.md), most first.
+    pub reasons: Vec<ReasonCount>,
+}
+
+/// Bounces of one reason in a window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReasonCount {
+    /// The reason label (`user_unknown`, `blocked_blocklist`, …).
+    pub reason: String,
+    /// Bounces for it.
+    pub bounces: u64,
 }
 
 /// One mailbox provider's share of a domain's window.
@@ -193,19 +204,40 @@ pub fn rates(
     for w in windows {
         let minutes = (w.length.as_secs() / 60).max(1) as i64;
         let sums = store.sums(to - minutes + 1, to)?;
-        type PerProvider<'a> = BTreeMap<&'a str, Counts>;
-        let mut per_domain: BTreeMap<&str, (Counts, PerProvider<'_>)> = configured
+        type PerLabel<'a, T> = BTreeMap<&'a str, T>;
+        type Tally<'a> = (Counts, PerLabel<'a, Counts>, PerLabel<'a, u64>);
+        let mut per_domain: BTreeMap<&str, Tally<'_>> = configured
             .iter()
             .map(|d| (d.as_str(), Default::default()))
             .collect();
         for s in &sums {
-            let (total, providers) = per_domain
+            let (total, providers, reasons) = per_domain
                 .entry(attribute(&s.sender_domain, configured))
                 .or_default();
             total.add(s);
             providers.entry(s.provider.as_str()).or_default().add(s);
+            if s.event == "bounce" {
+                let reason = if s.reason.is_empty() {
+                    "other"
+                } else {
+                    s.reason.as_str()
+                };
+                *reasons.entry(reason).or_default() += s.count;
+            }
         }
-        for (domain, (counts, providers)) in per_domain {
+        for (domain, (counts, providers, reasons)) in per_domain {
+            let mut reasons: Vec<ReasonCount> = reasons
+                .into_iter()
+                .map(|(reason, bounces)| ReasonCount {
+                    reason: reason.to_owned(),
+                    bounces,
+                })
+                .collect();
+            reasons.sort_by(|a, b| {
+                b.bounces
+                    .cmp(&a.bounces)
+                    .then_with(|| a.reason.cmp(&b.reason))
+            });
             let volume = counts.deliveries + counts.bounces;
             out.push(DomainRates {
                 domain: domain.to_owned(),
@@ -237,6 +269,7 @@ pub fn rates(
                         complaint_rate: c.complaint_rate(),
                     })
                     .collect(),
+                reasons,
             });
         }
     }

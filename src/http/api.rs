@@ -99,9 +99,10 @@ pub async fn status(
 
 /// `GET /api/v1/domains/{domain}`: 404 for a domain that is not configured.
 pub async fn domain(
-    State(state): State<AppState>,
+    State(events): State<super::events::EventsState>,
     Path(domain): Path<String>,
 ) -> Result<Json<DomainDetail>, ApiError> {
+    let state = &events.app;
     let unknown = || {
         ApiError::not_found(
             "unknown_domain",
@@ -121,6 +122,13 @@ pub async fn domain(
     match super::alerts::active(state.store.as_ref()).await {
         Ok(alerts) => views::alerts::attach_domain(&mut detail, &alerts),
         Err(e) => tracing::warn!(error = %e, "the domain detail could not read the alerts"),
+    }
+    match events.rates().await {
+        Ok(rates) => views::bounces::attach_domain(&mut detail, &rates),
+        Err(e) => tracing::warn!(
+            code = e.code(),
+            "the domain detail could not read the bounces"
+        ),
     }
     Ok(Json(detail))
 }

@@ -109,7 +109,10 @@ pub fn router(state: AppState) -> Router {
     let work = Router::new()
         .route("/metrics", get(metrics))
         .route("/api/v1/status", get(api::status))
-        .route("/api/v1/domains/{domain}", get(api::domain))
+        .route(
+            "/api/v1/domains/{domain}",
+            get(api::domain).with_state(events.clone()),
+        )
         .route(
             "/api/v1/domains/{domain}/enforcement",
             get(analysis::enforcement),

@@ -9,6 +9,7 @@
 //! says how many it left out. [`reports`] adds what the DMARC aggregate reports say.
 
 pub mod alerts;
+pub mod bounces;
 mod range;
 pub mod reports;
 
@@ -258,6 +259,10 @@ pub struct DomainDetail {
     /// Its active alerts (labelled with it), firing first; absent when the store could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alerts: Option<Vec<alerts::AlertView>>,
+    /// Its bounces by reason, with the findings that explain them ([`bounces`]); absent when the
+    /// events could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bounces: Option<bounces::DomainBounces>,
 }
 
 /// One check's latest result in full.
@@ -570,5 +575,6 @@ pub fn domain(config: &Config, s: &Snapshot, name: &DomainName) -> Option<Domain
         listings: s.open_listings(name.as_str()).cloned().collect(),
         reports: None,
         alerts: None,
+        bounces: None,
     })
 }

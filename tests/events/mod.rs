@@ -2,6 +2,7 @@
 //! `<case>.expected.json`), the event store, webhooks and the Postfix log follower.
 
 mod daemon;
+mod explained;
 mod fixtures;
 mod postfix;
 mod webhooks;

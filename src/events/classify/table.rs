@@ -255,6 +255,8 @@ pub const PHRASES: &[(Reason, &[&str])] = &[
             "listed on",
             "listed in",
             " rbl",
+            // Postfix's reject_rbl_client: "Client host [192.0.2.1] blocked using <zone>".
+            "blocked using",
         ],
     ),
     (
