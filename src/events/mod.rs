@@ -18,6 +18,7 @@ pub mod follow;
 pub mod ingest;
 pub mod metrics;
 pub mod model;
+pub mod mx_provider;
 pub mod parse;
 pub mod postfix;
 pub mod provider;

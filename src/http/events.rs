@@ -26,6 +26,7 @@ use super::AppState;
 use super::auth;
 use super::error::ApiError;
 use crate::events::metrics::RateSource;
+use crate::events::mx_provider::MxProviders;
 use crate::events::rates::{DomainRates, rates};
 use crate::events::store::{EventStore, LazyEventStore, RecordOutcome, Recorded};
 use crate::events::suppress::to_csv;
@@ -45,6 +46,8 @@ pub struct EventsState {
     pub app: AppState,
     /// The events store, opened at first use (a failure answers 503 and is retried).
     pub store: Arc<LazyEventStore>,
+    /// Mailbox providers of hosted recipient domains, by MX.
+    pub mx: Option<Arc<MxProviders>>,
     /// SNS signature verification with its certificate cache.
     pub sns: Arc<sns::Verifier>,
     /// Mailgun tokens seen.
@@ -81,9 +84,19 @@ impl EventsState {
                 )
             }),
         });
+        // Hosted recipient domains get their provider from their MX (a resolver of its own, built
+        // from the start-up `dns` settings; without one, they stay `other`).
+        let mx = match crate::dns::Resolver::new(&app.config.borrow().dns) {
+            Ok(r) => Some(Arc::new(MxProviders::new(r))),
+            Err(e) => {
+                tracing::warn!(error = %e, "no resolver for mailbox providers by MX");
+                None
+            }
+        };
         EventsState {
             app: app.clone(),
             store,
+            mx,
             sns: Arc::new(sns),
             mailgun_replay: Arc::new(ReplayCache::default()),
             last_prune: Arc::new(Mutex::new(0)),
@@ -106,7 +119,10 @@ impl EventsState {
     }
 
     /// Commit a batch, count it in the metrics, prune now and then. 2xx only after this returns.
-    pub async fn commit(&self, batch: Vec<Recorded>) -> Result<RecordOutcome, ApiError> {
+    pub async fn commit(&self, mut batch: Vec<Recorded>) -> Result<RecordOutcome, ApiError> {
+        if let Some(mx) = &self.mx {
+            mx.refine(&mut batch).await;
+        }
         let (policy, domains) = {
             let c = self.app.config.borrow();
             (c.events.suppression, configured_domains(&c))

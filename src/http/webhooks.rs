@@ -76,10 +76,10 @@ async fn receive_from(
                 return Err(not_configured("ses"));
             };
             return receive_sns(
-                &s,
+                s,
                 &ses_settings.topic_arns,
                 header("x-amz-sns-message-type"),
-                &body,
+                body,
                 domain,
             )
             .await;
@@ -92,17 +92,17 @@ async fn receive_from(
                 &cfg.public_key,
                 header("x-twilio-email-event-webhook-signature"),
                 header("x-twilio-email-event-webhook-timestamp"),
-                &body,
+                body,
             )
             .map_err(webhook_error)?;
-            s.with_context(domain, |cx| sendgrid::map(&body, cx))
+            s.with_context(domain, |cx| sendgrid::map(body, cx))
                 .map_err(webhook_error)?
         }
         "mailgun" => {
             let Some(cfg) = webhooks.mailgun else {
                 return Err(not_configured("mailgun"));
             };
-            let parsed: Value = serde_json::from_slice(&body).map_err(|_| {
+            let parsed: Value = serde_json::from_slice(body).map_err(|_| {
                 webhook_error(WebhookError::Unauthorized(
                     "the body is not JSON with a signature block",
                 ))
@@ -137,7 +137,7 @@ async fn receive_from(
                 cfg.password.expose(),
             )
             .map_err(webhook_error)?;
-            s.with_context(domain, |cx| postmark::map(&body, cx))
+            s.with_context(domain, |cx| postmark::map(body, cx))
                 .map_err(webhook_error)?
         }
         _ => {

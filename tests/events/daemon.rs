@@ -76,3 +76,45 @@ fn rates_survive_a_restart_and_suppressions_export() {
         "{csv}"
     );
 }
+
+#[tokio::test]
+async fn hosted_recipient_domains_count_under_their_mx_providers() {
+    let nsd =
+        crate::harness::nsd::Nsd::serve(&[crate::harness::nsd::Nsd::fixture("hosted.test")]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "t0ken").unwrap();
+    let mut tc = TestConfig::new(dir.path(), &["shop.example"]);
+    tc.token_file = Some(token);
+    tc.dns_port = nsd.addr().port();
+    let config = dir.path().join("senderscope.yaml");
+    std::fs::write(&config, tc.yaml()).unwrap();
+    let daemon = Daemon::start(&config, tc.port, &[]);
+    let events = br#"[
+        {"type": "delivery", "recipient": "a@gw.hosted.test", "sender_domain": "shop.example", "id": "1"},
+        {"type": "delivery", "recipient": "b@m365.hosted.test", "sender_domain": "shop.example", "id": "2"},
+        {"type": "delivery", "recipient": "c@own.hosted.test", "sender_domain": "shop.example", "id": "3"}
+    ]"#;
+    let auth = [
+        ("Authorization", "Bearer t0ken"),
+        ("Content-Type", "application/json"),
+    ];
+    let r = daemon.request("POST", "/api/v1/events", &auth, events);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let scrape = daemon.get("/metrics");
+    let deliveries = |provider: &str| {
+        scrape.value(&format!(
+            "senderscope_deliveries_total{{domain=\"shop.example\",provider=\"{provider}\"}}"
+        ))
+    };
+    assert_eq!(
+        (
+            deliveries("gmail"),
+            deliveries("microsoft"),
+            deliveries("other")
+        ),
+        (Some(1.0), Some(1.0), Some(1.0)),
+        "{}",
+        scrape.body
+    );
+}
