@@ -55,6 +55,11 @@ pub fn route<'m>(message: &'m Message<'m>) -> Route<'m> {
             _ => Route::Events,
         };
     }
+    // Microsoft JMRP complaints and Amazon SES notifications by mail: their attachment or JSON body
+    // would otherwise be sniffed as a report.
+    if crate::events::parse::feedback_mail::recognizes(message) {
+        return Route::Events;
+    }
     let report_type = parts
         .first()
         .and_then(|p| p.content_type())

@@ -1,12 +1,14 @@
 //! A raw message → what it reports: bounces, complaints, or why it is neither.
 //!
-//! In order: an ARF feedback report (RFC 5965) is a complaint; a `message/delivery-status` part
+//! In order: an ARF feedback report (RFC 5965) is a complaint; so is a Microsoft JMRP report in its
+//! own format, and an Amazon SES notification by mail is read as its webhook is ([`feedback_mail`]); a `message/delivery-status` part
 //! (RFC 3464, wherever it sits: OpenSMTPD sends one outside `multipart/report`) gives one item per
 //! failed recipient; else the plain-text layouts of the MTA families ([`plain`]); else an auto-reply
 //! (RFC 3834) or challenge mail is named as not a bounce; anything else is unrecognized.
 
 pub mod arf;
 pub mod dsn;
+pub mod feedback_mail;
 pub mod fields;
 pub mod original;
 pub mod plain;
@@ -49,6 +51,11 @@ pub fn read(raw: &[u8], classifier: &Classifier) -> MessageEvents {
             };
         }
         None => {}
+    }
+    if let Some(events) = feedback_mail::jmrp(&message)
+        .or_else(|| feedback_mail::ses_notification(&message, classifier))
+    {
+        return events;
     }
     let origin = original::Original::find(&message);
     if let Some(report) = dsn::read(&message) {
