@@ -137,6 +137,7 @@ pub async fn run(source: ConfigSource) -> Result<(), DaemonError> {
     let enrichment = tokio::spawn(crate::analysis::enrich::run(
         config_rx.clone(),
         dns.clone(),
+        metrics.dmarc_source_messages.clone(),
         shutdown.clone(),
     ));
     let scheduler = tokio::spawn(scheduler::run(

@@ -102,6 +102,9 @@ pub struct Metrics {
     pub alert_notifications_total: IntCounterVec,
     /// `senderscope_alert_notifier_up{notifier}`: 1 when the last delivery succeeded.
     pub alert_notifier_up: IntGaugeVec,
+    /// `senderscope_dmarc_source_messages{domain,sender,result}`: the last 7 days of aggregate
+    /// reports by known sender (set by the source enrichment task, `analysis::enrich`).
+    pub dmarc_source_messages: IntGaugeVec,
     /// The report ingest families (`ingest::metrics`).
     pub ingest: crate::ingest::metrics::IngestMetrics,
 }
@@ -229,6 +232,11 @@ impl Metrics {
             "1 when the last delivery to a configured notifier succeeded, 0 when it failed.",
             &["notifier"],
         )?;
+        let dmarc_source_messages = b.gauges(
+            "senderscope_dmarc_source_messages",
+            "Messages in the DMARC aggregate reports of the last 7 days, by the known sender of the source IP (its reverse DNS; other when unknown) and DMARC result (pass, fail).",
+            &["domain", "sender", "result"],
+        )?;
         let (ingest, ingest_names) = crate::ingest::metrics::IngestMetrics::register(&b.registry)?;
         let ingest = ingest.with_events(events.clone());
         b.names.extend(ingest_names);
@@ -260,6 +268,7 @@ impl Metrics {
             alerts,
             alert_notifications_total,
             alert_notifier_up,
+            dmarc_source_messages,
             ingest,
         })
     }

@@ -7,14 +7,16 @@
 //! The sender name is not stored: [`super::senders`] maps the name on every read.
 
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures::StreamExt;
+use prometheus::IntGaugeVec;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::db::AnalysisDb;
+use super::source_metrics::Refresher;
 use crate::config::Config;
 use crate::dns::{Answer, Lookups, Resolver};
 use crate::store::StoreError;
@@ -155,7 +157,16 @@ pub async fn enrich_all(
 
 /// The daemon's enrichment task: every [`POLL`], the sources of reports received since the last
 /// pass (all reports at start). A store or DNS problem is logged and retried at the next poll.
-pub async fn run(config: watch::Receiver<Arc<Config>>, dns: Resolver, shutdown: CancellationToken) {
+///
+/// After each pass it refreshes `senderscope_dmarc_source_messages` (`source_gauge`; see
+/// [`super::source_metrics`]): the pass may have named new senders.
+pub async fn run(
+    config: watch::Receiver<Arc<Config>>,
+    dns: Resolver,
+    source_gauge: IntGaugeVec,
+    shutdown: CancellationToken,
+) {
+    let refresher = Arc::new(Mutex::new(Refresher::default()));
     let mut since = 0_i64;
     let mut tick = tokio::time::interval(POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -199,6 +210,19 @@ pub async fn run(config: watch::Receiver<Arc<Config>>, dns: Resolver, shutdown: 
                 since = newest;
             }
             Err(e) => tracing::warn!(error = %e, "source enrichment failed; trying again later"),
+        }
+        let (refresher, gauge, config) = (
+            refresher.clone(),
+            source_gauge.clone(),
+            config.borrow().clone(),
+        );
+        let refreshed = tokio::task::spawn_blocking(move || {
+            let mut r = refresher.lock().unwrap_or_else(PoisonError::into_inner);
+            r.refresh(&db, &config, &gauge, crate::checks::unix_now())
+        })
+        .await;
+        if let Ok(Err(e)) = refreshed {
+            tracing::warn!(error = %e, "could not count the report sources per sender; trying again later");
         }
     }
 }

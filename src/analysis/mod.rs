@@ -17,6 +17,7 @@ pub mod enrich;
 pub mod readiness;
 pub mod selectors;
 pub mod senders;
+pub mod source_metrics;
 pub mod sources;
 
 use std::collections::HashMap;
@@ -84,6 +85,17 @@ pub fn enforcement(
         since,
         &all,
     ))
+}
+
+/// Messages passing and failing DMARC per known sender (`other` for sources no mapping names).
+pub fn by_sender(sources: &[Source]) -> std::collections::BTreeMap<&str, (u64, u64)> {
+    let mut out = std::collections::BTreeMap::new();
+    for s in sources {
+        let (passed, failed) = out.entry(s.identity.sender.as_str()).or_insert((0, 0));
+        *passed += s.passed;
+        *failed += s.failed;
+    }
+    out
 }
 
 /// DMARC pass rate over one window.

@@ -233,6 +233,27 @@ async fn the_daemon_enriches_sources_and_judges_enforcement_in_the_api() {
             .contains("rsa2048: v=DKIM1"),
         "the discovered selector's key was looked up: {dkim:#}"
     );
+
+    // Who sends as the domain, by known sender, on /metrics (bounded labels: names, never IPs).
+    let series = |sender: &str, result: &str| {
+        format!(
+            "senderscope_dmarc_source_messages{{domain=\"{DOMAIN}\",result=\"{result}\",sender=\"{sender}\"}}"
+        )
+    };
+    let scrape = d.wait_for("/metrics", Duration::from_secs(20), |r| {
+        r.value(&series("SendGrid", "pass")).is_some()
+    });
+    assert_eq!(scrape.value(&series("SendGrid", "pass")), Some(200.0));
+    assert_eq!(scrape.value(&series("SendGrid", "fail")), Some(60.0));
+    assert_eq!(scrape.value(&series("other", "fail")), Some(300.0));
+    let total: f64 = scrape
+        .body
+        .lines()
+        .filter(|l| l.starts_with("senderscope_dmarc_source_messages{"))
+        .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
+        .sum();
+    assert_eq!(total, 1575.0, "every message under one sender");
+    assert!(!scrape.body.contains("198.51.100."), "no IP in any label");
 }
 
 #[tokio::test]
