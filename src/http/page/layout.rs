@@ -6,6 +6,7 @@
 
 use maud::{DOCTYPE, Markup, html};
 
+use crate::analysis::readiness::Verdict;
 use crate::events::rates::Judgement;
 use crate::findings::Severity;
 use crate::views::Status;
@@ -92,6 +93,28 @@ pub(crate) fn judgement(j: Judgement) -> Markup {
         Judgement::TooFewMessages => ("pending", "Too few messages to judge"),
     };
     html! { span class={ "status status-" (class) } { (word) } }
+}
+
+/// An enforcement verdict as words, coloured like the status it matches.
+pub(crate) fn verdict(v: Verdict) -> Markup {
+    let (class, word) = match v {
+        Verdict::ReadyForReject => ("ok", "Ready for p=reject"),
+        Verdict::ReadyForQuarantine => ("info", "Ready for p=quarantine, not yet for p=reject"),
+        Verdict::NotReady => ("warning", "Not ready: legitimate mail would fail"),
+        Verdict::InsufficientData => ("pending", "Too few reported messages to judge"),
+    };
+    html! { span class={ "status status-" (class) } { (word) } }
+}
+
+/// The head of a table: one `th scope="col"` per name.
+pub(crate) fn column_heads(names: &[&str]) -> Markup {
+    html! {
+        thead { tr {
+            @for n in names {
+                th scope="col" { (n) }
+            }
+        } }
+    }
 }
 
 /// A rate as a percentage with two decimals, or a dash with no messages.
