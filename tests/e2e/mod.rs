@@ -228,7 +228,8 @@ fn check_world(world: &World) {
 
     let shots = screenshot_dir();
     chromium::screenshot(&format!("{base}/"), &shots.join("overview.png"), 1280, 1600);
-    chromium::screenshot(&domain_url, &shots.join("domain.png"), 1280, 1600);
+    // Tall enough for the whole domain page, DMARC figures and alerts included.
+    chromium::screenshot(&domain_url, &shots.join("domain.png"), 1280, 5200);
 }
 
 /// Two rounds of two reports (tests/fixtures/e2e/aggregate.xml): 800 messages, 780 passing DMARC.

@@ -130,8 +130,10 @@ async fn domain(State(s): State<EventsState>, Path(name): Path<String>) -> Respo
     let Some(detail) = detail else {
         return html(StatusCode::NOT_FOUND, domain::unknown(&name));
     };
-    let reports = super::analysis::domain_figures(config, detail.domain.clone()).await;
-    let extras = extras(&s).await;
+    let (reports, extras) = tokio::join!(
+        super::analysis::domain_figures(config, detail.domain.clone()),
+        extras(&s)
+    );
     html(
         StatusCode::OK,
         domain::render(&detail, reports.as_ref(), &extras),

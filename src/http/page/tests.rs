@@ -326,7 +326,7 @@ fn a_hostile_ptr_name_is_escaped_in_the_failing_sources() {
             fix: format!("Fix {HOSTILE}."),
         }],
     };
-    let enforcement = std::sync::Arc::new(assess("bad.test", 30, 0, &[source.clone()]));
+    let enforcement = std::sync::Arc::new(assess("bad.test", 30, 0, std::slice::from_ref(&source)));
     let rate = PassRate {
         messages: 120,
         passed: 0,
