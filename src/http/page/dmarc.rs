@@ -98,12 +98,22 @@ fn failing_sources(sources: &[Source]) -> Markup {
     }
 }
 
+/// "**What went wrong** (domain, selector, result as reported), N messages. The fix."
 fn problem(p: &Problem) -> Markup {
+    let has_detail = p.domain.is_some() || p.selector.is_some() || p.result.is_some();
     html! {
         strong { (kind_words(p.kind)) }
-        @if let Some(d) = &p.domain {
-            " (" code { (d) }
-            @if let Some(s) = &p.selector { ", selector " code { (s) } }
+        @if has_detail {
+            " ("
+            @if let Some(d) = &p.domain { code { (d) } }
+            @if let Some(s) = &p.selector {
+                @if p.domain.is_some() { ", " }
+                "selector " code { (s) }
+            }
+            @if let Some(r) = &p.result {
+                @if p.domain.is_some() || p.selector.is_some() { ", " }
+                "result " (r)
+            }
             ")"
         }
         ", " (p.messages) " messages. " (p.fix)
@@ -113,7 +123,7 @@ fn problem(p: &Problem) -> Markup {
 /// What went wrong, as a person says it.
 fn kind_words(k: ProblemKind) -> &'static str {
     match k {
-        ProblemKind::SpfNotAligned => "SPF passed for a domain not aligned with From",
+        ProblemKind::SpfNotAligned => "SPF checked a domain not aligned with From",
         ProblemKind::SpfNotAuthorized => "SPF failed: the IP is not authorized",
         ProblemKind::SpfError => "SPF could not be evaluated",
         ProblemKind::SpfMissing => "No SPF result reported",

@@ -19,6 +19,7 @@ table{border-collapse:collapse;margin:0 0 1.5rem;width:100%}\
 caption{text-align:left;font-weight:600;padding:.25rem 0}\
 th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}\
 thead th{background:#f2f2f2}\
+td p:first-child{margin-top:0}td p:last-child{margin-bottom:0}\
 .status{display:inline-block;border-left:.4rem solid;padding:0 .4rem;font-weight:600}\
 .status-ok{border-color:#1e7b34;background:#e6f4ea}\
 .status-info{border-color:#1a5fb4;background:#e8f0fb}\

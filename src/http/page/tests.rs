@@ -348,7 +348,11 @@ fn a_hostile_ptr_name_is_escaped_in_the_failing_sources() {
         "{body}"
     );
     assert!(
-        body.contains("<strong>The aligned DKIM signature did not verify</strong>"),
+        body.contains(
+            "<strong>The aligned DKIM signature did not verify</strong> (<code>bad.test</code>, \
+             selector <code>&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; 'quoted'</code>, \
+             result fail), 120 messages. Fix &lt;script&gt;"
+        ),
         "{body}"
     );
     assert_no_raw_markup(&body);
