@@ -21,6 +21,8 @@ mod overview;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashMap;
+
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -28,8 +30,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use maud::Markup;
-
-use std::collections::HashMap;
 
 use super::alerts::{AlertView, active};
 use super::api::StatusQuery;
