@@ -16,7 +16,7 @@ use serde::Deserialize;
 use super::AppState;
 use super::error::ApiError;
 use crate::analysis::readiness::{Enforcement, EnforcementSummary};
-use crate::analysis::{self, DEFAULT_WINDOW};
+use crate::analysis::{self, DEFAULT_WINDOW, PassRate};
 use crate::config::{Config, DomainName, parse_duration};
 use crate::views::reports::{self, DomainReports};
 
@@ -85,11 +85,20 @@ fn configured(config: &Config, domain: &str) -> Option<DomainName> {
 
 /// The report figures of one domain, or `None` (logged) when the store cannot be read.
 pub async fn domain_reports(config: Arc<Config>, domain: String) -> Option<DomainReports> {
+    domain_figures(config, domain).await.map(|(r, _)| r)
+}
+
+/// [`domain_reports`] with the full enforcement assessment it summarises (its reasons, for the
+/// status page), or `None` (logged) when the store cannot be read.
+pub async fn domain_figures(
+    config: Arc<Config>,
+    domain: String,
+) -> Option<(DomainReports, Arc<Enforcement>)> {
     let read = tokio::task::spawn_blocking(move || {
         let (path, senders) = (&config.state.path, &config.ingest.senders);
         let overview = analysis::cached_overview(path, senders, &domain)?;
         let e = analysis::cached_enforcement(path, senders, &domain, DEFAULT_WINDOW)?;
-        Ok::<_, crate::store::StoreError>(reports::domain_reports(&overview, &e))
+        Ok::<_, crate::store::StoreError>((reports::domain_reports(&overview, &e), e))
     })
     .await;
     match read {
@@ -100,6 +109,24 @@ pub async fn domain_reports(config: Arc<Config>, domain: String) -> Option<Domai
         }
         Err(_) => None,
     }
+}
+
+/// The DMARC pass rates over 7 days of `domains` (those that could be read). Reads the store:
+/// call it on the blocking pool.
+pub fn read_pass_rates_7d(config: &Config, domains: &[String]) -> HashMap<String, PassRate> {
+    let mut out = HashMap::new();
+    for d in domains {
+        match analysis::cached_overview(&config.state.path, &config.ingest.senders, d) {
+            Ok(o) => {
+                out.insert(d.clone(), o.pass_rate_7d.clone());
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the DMARC pass rates");
+                break;
+            }
+        }
+    }
+    out
 }
 
 /// The compact verdicts of `domains` (those that could be read). Reads the store: call it on the

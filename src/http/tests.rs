@@ -30,10 +30,22 @@ pub(super) struct Fixture {
 }
 
 pub(super) fn fixture(token: Option<&str>) -> Fixture {
+    fixture_with_state(token, |_| None)
+}
+
+/// [`fixture`] whose `state.path` is `state_path(temp dir)` when that gives one (the report
+/// figures read the state database at `state.path`); the store is `state.db` in the temp dir.
+pub(super) fn fixture_with_state(
+    token: Option<&str>,
+    state_path: impl FnOnce(&std::path::Path) -> Option<std::path::PathBuf>,
+) -> Fixture {
     let mut config = load_str(YAML, "test.yaml").unwrap();
     config.server.api_token = token.map(Secret::new);
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&dir.path().join("state.db")).unwrap());
+    if let Some(path) = state_path(dir.path()) {
+        config.state.path = path;
+    }
     let metrics = Arc::new(Metrics::new().unwrap());
     let results = Arc::new(Results::new(store.clone(), &config));
     metrics.read_state(results.state().clone());

@@ -1,9 +1,10 @@
 //! End to end, as an operator sees senderscope: the real daemon checks a fixture domain against nsd
 //! and rbldnsd (joined by the relay, as a site's resolver would), takes DMARC and TLS reports and
-//! bounce, complaint and delivery events over its API, and a real Prometheus scrapes it every second.
-//! Then every query of every Grafana dashboard (dashboards/*.json) runs against that Prometheus and
-//! must return data, and headless Chromium renders the status page, which must show the fixture
-//! domain's findings. Screenshots are kept under `target/e2e/`.
+//! bounce, complaint and delivery events over its API, delivers its alerts to a real Alertmanager, and
+//! a real Prometheus scrapes it every second. Then every query of every Grafana dashboard
+//! (dashboards/*.json) runs against that Prometheus and must return data, and headless Chromium
+//! renders the status page, which must show the fixture domain's findings, its DMARC figures and its
+//! active alert. Screenshots are kept under `target/e2e/`.
 //!
 //! The servers are Debian packages (`.ci/run` installs them). Without one of them the test says so
 //! and passes, unless `SENDERSCOPE_REQUIRE_E2E` is set (CI sets it): then it fails.
@@ -21,7 +22,14 @@ use crate::harness::prometheus::Prometheus;
 use world::{DOMAIN, World};
 
 /// What the end-to-end test needs on the PATH.
-const TOOLS: [&str; 5] = ["nsd", "rbldnsd", "prometheus", "promtool", "chromium"];
+const TOOLS: [&str; 6] = [
+    "nsd",
+    "rbldnsd",
+    "prometheus",
+    "promtool",
+    "prometheus-alertmanager",
+    "chromium",
+];
 
 /// Whether to skip: a tool is missing and CI did not ask for the test.
 fn skip() -> bool {
@@ -116,6 +124,12 @@ fn check_world(world: &World) {
         "the scheduler's job label is not exported_job"
     );
 
+    // The listing's alert really reached the notifier (the Daemon board's notifier panels read that).
+    world.alertmanager.wait_for(Duration::from_secs(30), |a| {
+        a.iter()
+            .any(|a| a["labels"]["alertname"] == "SenderscopeBlocklistListed")
+    });
+
     // The `domain` variable's values (label_values(senderscope_check_status, domain)).
     let domains = prom
         .query("group by (domain) (senderscope_check_status)")
@@ -196,16 +210,84 @@ fn check_world(world: &World) {
     ] {
         assert!(dom.contains(shown), "{shown} not on {domain_url}:\n{dom}");
     }
+    let enforcement = world
+        .daemon
+        .get(&format!("/api/v1/domains/{DOMAIN}/enforcement"))
+        .json();
+    assert_dmarc_figures(&detail, &enforcement, &dom, &domain_url);
     let overview = chromium::dump_dom(&format!("{base}/"));
     assert!(
         overview.contains(&format!("href=\"/domains/{DOMAIN}\"")),
         "{overview}"
     );
     assert!(overview.contains(&messages_summary(&detail)), "{overview}");
+    // Each domain's 7-day DMARC pass rate and verdict in the domains table.
+    for shown in [FIXTURE_PASS_RATE, "Ready for p=reject"] {
+        assert!(overview.contains(shown), "{shown} not on /:\n{overview}");
+    }
 
     let shots = screenshot_dir();
     chromium::screenshot(&format!("{base}/"), &shots.join("overview.png"), 1280, 1600);
-    chromium::screenshot(&domain_url, &shots.join("domain.png"), 1280, 1600);
+    // Tall enough for the whole domain page, DMARC figures and alerts included.
+    chromium::screenshot(&domain_url, &shots.join("domain.png"), 1280, 5200);
+}
+
+/// Two rounds of two reports (tests/fixtures/e2e/aggregate.xml): 800 messages, 780 passing DMARC.
+const FIXTURE_PASS_RATE: &str = "97.50 % (780 of 800 messages)";
+
+/// The domain page shows what the API says of the DMARC reports: the fixture's pass rates over
+/// 24 hours and 7 days, the enforcement verdict with its reasons, and each top failing source with
+/// the fix of each of its problems.
+fn assert_dmarc_figures(
+    detail: &serde_json::Value,
+    enforcement: &serde_json::Value,
+    dom: &str,
+    url: &str,
+) {
+    let reports = &detail["reports"];
+    for window in ["pass_rate_24h", "pass_rate_7d"] {
+        assert_eq!(
+            (&reports[window]["messages"], &reports[window]["passed"]),
+            (&serde_json::json!(800), &serde_json::json!(780)),
+            "{window}: {reports:#}"
+        );
+    }
+    assert_eq!(
+        reports["enforcement"]["verdict"], "ready_for_reject",
+        "{reports:#}"
+    );
+    for shown in [
+        "DMARC pass rate (reports whose interval ended in the window)",
+        "<th scope=\"row\">Last 24 hours</th><td>800</td><td>780</td><td>20</td>",
+        "<th scope=\"row\">Last 7 days</th><td>800</td><td>780</td><td>20</td>",
+        FIXTURE_PASS_RATE,
+        "Ready for p=reject",
+        "Sources with the most mail failing DMARC, last 7 days",
+        "<th scope=\"row\">203.0.113.66</th>",
+    ] {
+        assert!(dom.contains(shown), "{shown} not on {url}:\n{dom}");
+    }
+    let reasons = enforcement["reasons"].as_array().unwrap();
+    assert!(!reasons.is_empty(), "{enforcement:#}");
+    for r in reasons {
+        let r = escape(r.as_str().unwrap());
+        assert!(dom.contains(&r), "{r:?} not on {url}:\n{dom}");
+    }
+    let sources = reports["top_failing_sources"].as_array().unwrap();
+    assert!(!sources.is_empty(), "{reports:#}");
+    let fixes = sources
+        .iter()
+        .flat_map(|s| s["problems"].as_array().unwrap().clone())
+        .map(|p| p["fix"].as_str().unwrap().to_owned());
+    for fix in fixes {
+        assert!(dom.contains(&escape(&fix)), "{fix:?} not on {url}:\n{dom}");
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// The domain's one-line summary as the overview shows it (HTML-escaped).

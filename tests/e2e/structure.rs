@@ -128,6 +128,59 @@ fn every_dashboard_is_current_grafana_json_reading_only_documented_metrics() {
     }
 }
 
+/// The metrics a board's panels read, all together.
+fn board_metrics(file: &str) -> BTreeSet<String> {
+    let (_, board) = dashboards::all()
+        .into_iter()
+        .find(|(f, _)| f == file)
+        .unwrap_or_else(|| panic!("{file} missing"));
+    dashboards::queries(file, &board)
+        .iter()
+        .flat_map(|q| dashboards::metric_names(&q.expr))
+        .collect()
+}
+
+#[test]
+fn the_boards_answer_the_questions_they_are_for() {
+    for (file, needed) in [
+        (
+            "daemon.json",
+            &[
+                "senderscope_alerts",
+                "senderscope_alert_notifications_total",
+                "senderscope_alert_notifier_up",
+                "senderscope_ingest_total",
+                "senderscope_config_last_reload_successful",
+            ][..],
+        ),
+        (
+            "authentication.json",
+            &[
+                "senderscope_dmarc_messages_total",
+                "senderscope_dmarc_reports_total",
+                "senderscope_dmarc_policy",
+            ][..],
+        ),
+    ] {
+        let read = board_metrics(file);
+        for m in needed {
+            assert!(read.contains(*m), "{file} has no panel over {m}");
+        }
+    }
+    // Pass and fail by reporter: a panel grouping DMARC messages by reporter.
+    let (_, auth) = dashboards::all()
+        .into_iter()
+        .find(|(f, _)| f == "authentication.json")
+        .unwrap();
+    let by_reporter = dashboards::queries("authentication.json", &auth)
+        .into_iter()
+        .filter(|q| {
+            q.expr.contains("senderscope_dmarc_messages_total") && q.expr.contains("by (reporter")
+        })
+        .count();
+    assert!(by_reporter >= 2, "pass/fail and pass rate by reporter");
+}
+
 #[test]
 fn provisioning_points_grafana_at_the_dashboards_and_a_prometheus() {
     let dir = dashboards::dir().join("provisioning");

@@ -1,13 +1,15 @@
 //! The world the end-to-end test looks at: nsd serving the fixture domain (tests/fixtures/e2e/),
 //! rbldnsd listing its sending IP, a relay joining them as a site's resolver would (with one name,
 //! the domain's `_mta-sts` record, routed to a server that never answers: a real DNS error), and the
-//! daemon checking every 5 s, its alert engine every second. [`World::feed`] posts reports and events
-//! through the API with the token, as a mail system would.
+//! daemon checking every 5 s, its alert engine every second, delivering to a real Alertmanager (the
+//! listing's alert fires at once). [`World::feed`] posts reports and events through the API with the
+//! token, as a mail system would.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::blocklists::relay::Relay;
+use crate::harness::alertmanager::Alertmanager;
 use crate::harness::daemon::{Daemon, TestConfig};
 use crate::harness::nsd::Nsd;
 use crate::harness::rbldnsd::{Dataset, Rbldnsd};
@@ -28,6 +30,8 @@ const ZONES: &str = "{defaults: false, extra: [\
 pub struct World {
     /// The daemon under test.
     pub daemon: Daemon,
+    /// The Alertmanager the daemon's alert engine delivers to (notifier `e2e`).
+    pub alertmanager: Alertmanager,
     _relay: Relay,
     _rbl: Rbldnsd,
     _nsd: Nsd,
@@ -76,6 +80,10 @@ impl World {
         ])
         .await;
 
+        let alertmanager = tokio::task::spawn_blocking(Alertmanager::start)
+            .await
+            .unwrap();
+
         let mut cfg = TestConfig::new(dir.path(), &[]);
         cfg.domains = vec![(DOMAIN.to_owned(), vec![IP.to_owned()])];
         cfg.dkim_selectors = vec!["s1".into()];
@@ -87,10 +95,16 @@ impl World {
         std::fs::write(&token, TOKEN).unwrap();
         cfg.token_file = Some(token);
         let path = dir.path().join("config.yaml");
-        std::fs::write(&path, cfg.yaml() + "alerts:\n  evaluate_every: 1s\n").unwrap();
+        // Re-sent every second, so the notifier's counter rises within every rate window.
+        let alerts = format!(
+            "alerts:\n  evaluate_every: 1s\n  resend_every: 1s\n  alertmanagers:\n    - url: {}\n      name: e2e\n",
+            alertmanager.url()
+        );
+        std::fs::write(&path, cfg.yaml() + &alerts).unwrap();
         let daemon = Daemon::start(&path, cfg.port, &[]);
         World {
             daemon,
+            alertmanager,
             _relay: relay,
             _rbl: rbl,
             _nsd: nsd,
@@ -127,15 +141,23 @@ impl World {
         );
     }
 
-    /// One round of what a mail system sends: an aggregate report from each of two reporters, a
-    /// TLS report, and deliveries, bounces and a complaint at three mailbox providers. `round` makes
+    /// One round of what a mail system sends: an aggregate report from each of two reporters
+    /// (covering the day that ended an hour ago, so the 24-hour and 7-day figures hold it), a TLS
+    /// report, and deliveries, bounces and a complaint at three mailbox providers. `round` makes
     /// report ids and event ids new, so each round counts.
     pub fn feed(&self, round: u32) {
         let aggregate = std::fs::read_to_string(fixture("aggregate.xml")).unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let end = now - 3600;
         for org in ["google.com", "yahoo.com"] {
             let xml = aggregate
                 .replace("@ORG@", org)
-                .replace("@REPORT_ID@", &format!("e2e-{org}-{round}"));
+                .replace("@REPORT_ID@", &format!("e2e-{org}-{round}"))
+                .replace("@BEGIN@", &(end - 86_399).to_string())
+                .replace("@END@", &end.to_string());
             self.post("/api/v1/reports", "application/xml", xml.as_bytes());
         }
         let tls = std::fs::read_to_string(fixture("tls-report.json"))

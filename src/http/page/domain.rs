@@ -1,18 +1,26 @@
 //! `GET /domains/{domain}`: one domain as `/api/v1/domains/{domain}` shows it: status, every check
-//! with its findings (each message says what is wrong and how to fix it), open blocklist listings
+//! with its findings (each message says what is wrong and how to fix it), what the DMARC aggregate
+//! reports say (pass rates, enforcement verdict, failing sources), open blocklist listings
 //! of the domain and its IPs, its rates per mailbox provider, and its active alerts.
+
+use std::sync::Arc;
 
 use maud::{Markup, html};
 
-use super::Extras;
 use super::layout::{self, page};
-use super::overview;
+use super::{Extras, dmarc, overview};
+use crate::analysis::readiness::Enforcement;
 use crate::events::rates::DomainRates;
 use crate::store::ListingPeriod;
+use crate::views::reports::DomainReports;
 use crate::views::{CheckDetail, DomainDetail};
 
-/// The page of one configured domain.
-pub(crate) fn render(d: &DomainDetail, extras: &Extras) -> Markup {
+/// The page of one configured domain; `reports` is `None` when the report figures could not be read.
+pub(crate) fn render(
+    d: &DomainDetail,
+    reports: Option<&(DomainReports, Arc<Enforcement>)>,
+    extras: &Extras,
+) -> Markup {
     let listings: Vec<&ListingPeriod> = d
         .listings
         .iter()
@@ -31,6 +39,8 @@ pub(crate) fn render(d: &DomainDetail, extras: &Extras) -> Markup {
         @for c in &d.checks {
             (check(None, c))
         }
+        h2 { "DMARC aggregate reports" }
+        (dmarc::section(reports))
         h2 { "Blocklist listings" }
         (listings_table(&listings))
         h2 { "Sending IPs" }
@@ -85,11 +95,7 @@ fn check(ip: Option<&str>, c: &CheckDetail) -> Markup {
             } @else {
                 table {
                     caption { "Findings of the " (name) " check" }
-                    thead { tr {
-                        th scope="col" { "Code" }
-                        th scope="col" { "Severity" }
-                        th scope="col" { "What is wrong and how to fix it" }
-                    } }
+                    (layout::column_heads(&["Code", "Severity", "What is wrong and how to fix it"]))
                     tbody {
                         @for f in &c.findings {
                             tr {
@@ -112,13 +118,7 @@ fn listings_table(listings: &[&ListingPeriod]) -> Markup {
         } @else {
             table {
                 caption { "Open listings of the domain and its sending IPs" }
-                thead { tr {
-                    th scope="col" { "Listed" }
-                    th scope="col" { "Zone" }
-                    th scope="col" { "Answer" }
-                    th scope="col" { "Reason given" }
-                    th scope="col" { "Listed since" }
-                } }
+                (layout::column_heads(&["Listed", "Zone", "Answer", "Reason given", "Listed since"]))
                 tbody {
                     @for l in listings {
                         tr {
@@ -147,15 +147,7 @@ fn providers(list: &Result<Vec<DomainRates>, &'static str>, domain: &str) -> Mar
         @if !rows.is_empty() {
             table {
                 caption { "Per mailbox provider" }
-                thead { tr {
-                    th scope="col" { "Provider" }
-                    th scope="col" { "Window" }
-                    th scope="col" { "Delivered" }
-                    th scope="col" { "Bounced" }
-                    th scope="col" { "Complaints" }
-                    th scope="col" { "Bounce rate" }
-                    th scope="col" { "Complaint rate" }
-                } }
+                (layout::column_heads(&["Provider", "Window", "Delivered", "Bounced", "Complaints", "Bounce rate", "Complaint rate"]))
                 tbody {
                     @for (window, p) in rows {
                         tr {

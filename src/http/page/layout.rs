@@ -6,6 +6,7 @@
 
 use maud::{DOCTYPE, Markup, html};
 
+use crate::analysis::readiness::Verdict;
 use crate::events::rates::Judgement;
 use crate::findings::Severity;
 use crate::views::Status;
@@ -18,6 +19,7 @@ table{border-collapse:collapse;margin:0 0 1.5rem;width:100%}\
 caption{text-align:left;font-weight:600;padding:.25rem 0}\
 th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}\
 thead th{background:#f2f2f2}\
+td p:first-child{margin-top:0}td p:last-child{margin-bottom:0}\
 .status{display:inline-block;border-left:.4rem solid;padding:0 .4rem;font-weight:600}\
 .status-ok{border-color:#1e7b34;background:#e6f4ea}\
 .status-info{border-color:#1a5fb4;background:#e8f0fb}\
@@ -92,6 +94,28 @@ pub(crate) fn judgement(j: Judgement) -> Markup {
         Judgement::TooFewMessages => ("pending", "Too few messages to judge"),
     };
     html! { span class={ "status status-" (class) } { (word) } }
+}
+
+/// An enforcement verdict as words, coloured like the status it matches.
+pub(crate) fn verdict(v: Verdict) -> Markup {
+    let (class, word) = match v {
+        Verdict::ReadyForReject => ("ok", "Ready for p=reject"),
+        Verdict::ReadyForQuarantine => ("info", "Ready for p=quarantine, not yet for p=reject"),
+        Verdict::NotReady => ("warning", "Not ready: legitimate mail would fail"),
+        Verdict::InsufficientData => ("pending", "Too few reported messages to judge"),
+    };
+    html! { span class={ "status status-" (class) } { (word) } }
+}
+
+/// The head of a table: one `th scope="col"` per name.
+pub(crate) fn column_heads(names: &[&str]) -> Markup {
+    html! {
+        thead { tr {
+            @for n in names {
+                th scope="col" { (n) }
+            }
+        } }
+    }
 }
 
 /// A rate as a percentage with two decimals, or a dash with no messages.

@@ -3,21 +3,25 @@
 //!
 //! Server-rendered with maud, no JavaScript, readable without colour (every status is a word).
 //! The page reads exactly what the JSON API reads: the views of the latest state
-//! ([`crate::views`]), the alert engine's active list ([`super::alerts::active`]) and the rolling
-//! rates ([`super::events::EventsState::rates`]); it knows nothing `/api/v1/*` does not.
+//! ([`crate::views`]), the DMARC report figures ([`super::analysis`], on the blocking pool), the
+//! alert engine's active list ([`super::alerts::active`]) and the rolling rates
+//! ([`super::events::EventsState::rates`]); it knows nothing `/api/v1/*` does not.
 //!
-//! - [`layout`]: the document around every page, status words, times.
-//! - [`overview`]: `/`; [`domain`]: `/domains/{domain}`.
+//! - [`layout`]: the document around every page, status words, verdicts, times, table heads.
+//! - [`overview`]: `/`; [`domain`]: `/domains/{domain}`; [`dmarc`]: the report figures on both.
 //!
 //! Responses are `text/html`, errors included (an unknown domain is an HTML 404), so the router's
 //! JSON error layer lets them pass.
 
+mod dmarc;
 mod domain;
 mod layout;
 mod overview;
 
 #[cfg(test)]
 mod tests;
+
+use std::collections::HashMap;
 
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
@@ -88,11 +92,29 @@ async fn overview(
         last_error: app.reload_status.last_error(),
         last_success_at: app.reload_status.last_success_unix(),
     };
-    let view = {
+    let mut view = {
         let snapshot = app.results.state().read();
         views::status(&config, &snapshot, reload, Page::new(q.offset, q.limit))
     };
-    html(StatusCode::OK, overview::render(&view, &extras))
+    // The report figures read the store: on the blocking pool, as `/api/v1/status` reads them.
+    let listed: Vec<String> = view.domains.iter().map(|d| d.domain.clone()).collect();
+    let read = tokio::task::spawn_blocking(move || {
+        let verdicts = super::analysis::read_verdicts(&config, &listed);
+        let rates = super::analysis::read_pass_rates_7d(&config, &listed);
+        (verdicts, rates)
+    })
+    .await;
+    let pass_rates = match read {
+        Ok((verdicts, rates)) => {
+            views::reports::attach_status(&mut view, &verdicts);
+            rates
+        }
+        Err(_) => HashMap::new(),
+    };
+    html(
+        StatusCode::OK,
+        overview::render(&view, &pass_rates, &extras),
+    )
 }
 
 /// `GET /domains/{domain}`: 404 (HTML) for a domain that is not configured.
@@ -108,6 +130,12 @@ async fn domain(State(s): State<EventsState>, Path(name): Path<String>) -> Respo
     let Some(detail) = detail else {
         return html(StatusCode::NOT_FOUND, domain::unknown(&name));
     };
-    let extras = extras(&s).await;
-    html(StatusCode::OK, domain::render(&detail, &extras))
+    let (reports, extras) = tokio::join!(
+        super::analysis::domain_figures(config, detail.domain.clone()),
+        extras(&s)
+    );
+    html(
+        StatusCode::OK,
+        domain::render(&detail, reports.as_ref(), &extras),
+    )
 }

@@ -1,16 +1,25 @@
-//! `GET /`: every configured domain and sending IP worst first (as `/api/v1/status`), the
+//! `GET /`: every configured domain and sending IP worst first (as `/api/v1/status`) with its
+//! DMARC pass rate over 7 days and enforcement verdict, the
 //! blocklist zones, the active alerts and the bounce and complaint rates.
+
+use std::collections::HashMap;
 
 use maud::{Markup, html};
 
-use super::Extras;
 use super::layout::{self, page};
+use super::{Extras, dmarc};
+use crate::analysis::PassRate;
 use crate::events::rates::DomainRates;
 use crate::http::alerts::AlertView;
 use crate::views::{CheckSummary, IpEntry, StatusResponse};
 
-/// The overview page.
-pub(crate) fn render(v: &StatusResponse, extras: &Extras) -> Markup {
+/// The overview page; `pass_rates` holds the 7-day DMARC pass rate of each listed domain that could
+/// be read (the verdicts are in the view's `enforcement`).
+pub(crate) fn render(
+    v: &StatusResponse,
+    pass_rates: &HashMap<String, PassRate>,
+    extras: &Extras,
+) -> Markup {
     let body = html! {
         p { "Overall: " (layout::status(v.status)) }
         @if !v.config.last_reload_successful {
@@ -20,7 +29,7 @@ pub(crate) fn render(v: &StatusResponse, extras: &Extras) -> Markup {
             }
         }
         h2 { "Domains" }
-        (domains(v))
+        (domains(v, pass_rates))
         h2 { "Sending IPs" }
         (ips(&v.ips))
         h2 { "Blocklist zones" }
@@ -33,7 +42,7 @@ pub(crate) fn render(v: &StatusResponse, extras: &Extras) -> Markup {
     page("Deliverability status", body)
 }
 
-fn domains(v: &StatusResponse) -> Markup {
+fn domains(v: &StatusResponse, pass_rates: &HashMap<String, PassRate>) -> Markup {
     html! {
         @if v.domains.is_empty() {
             p { "No domain is configured." }
@@ -42,17 +51,25 @@ fn domains(v: &StatusResponse) -> Markup {
                 caption {
                     "Configured domains, worst first (" (v.domains.len()) " of " (v.page.domains_total) ")"
                 }
-                thead { tr {
-                    th scope="col" { "Domain" }
-                    th scope="col" { "Status" }
-                    th scope="col" { "Summary" }
-                } }
+                (layout::column_heads(&["Domain", "Status", "Summary", "DMARC pass rate (7 days)", "Enforcement (30 days)"]))
                 tbody {
                     @for d in &v.domains {
                         tr {
                             th scope="row" { a href={ "/domains/" (d.domain) } { (d.domain) } }
                             td { (layout::status(d.status)) }
                             td { (d.summary) }
+                            td {
+                                @match pass_rates.get(&d.domain) {
+                                    Some(p) => (dmarc::pass_rate(p)),
+                                    None => "Not available",
+                                }
+                            }
+                            td {
+                                @match &d.enforcement {
+                                    Some(e) => (layout::verdict(e.verdict)),
+                                    None => "Not available",
+                                }
+                            }
                         }
                     }
                 }
@@ -76,14 +93,7 @@ pub(crate) fn ips<C>(entries: &[IpEntry<C>]) -> Markup {
         } @else {
             table {
                 caption { "Sending IPs and ranges, worst first" }
-                thead { tr {
-                    th scope="col" { "IP or range" }
-                    th scope="col" { "Status" }
-                    th scope="col" { "PTR name" }
-                    th scope="col" { "Forward-confirmed" }
-                    th scope="col" { "Listed on" }
-                    th scope="col" { "Summary" }
-                } }
+                (layout::column_heads(&["IP or range", "Status", "PTR name", "Forward-confirmed", "Listed on", "Summary"]))
                 tbody {
                     @for e in entries {
                         tr {
@@ -115,11 +125,7 @@ fn checks_table(caption: &str, checks: &[CheckSummary]) -> Markup {
         } @else {
             table {
                 caption { (caption) }
-                thead { tr {
-                    th scope="col" { "Check" }
-                    th scope="col" { "Status" }
-                    th scope="col" { "Findings" }
-                } }
+                (layout::column_heads(&["Check", "Status", "Findings"]))
                 tbody {
                     @for c in checks {
                         tr {
@@ -155,13 +161,7 @@ pub(crate) fn alerts(list: &Result<Vec<AlertView>, &'static str>, domain: Option
         } @else {
             table {
                 caption { "Pending and firing alerts, firing first" }
-                thead { tr {
-                    th scope="col" { "Alert" }
-                    th scope="col" { "State" }
-                    th scope="col" { "Severity" }
-                    th scope="col" { "Summary" }
-                    th scope="col" { "Active since" }
-                } }
+                (layout::column_heads(&["Alert", "State", "Severity", "Summary", "Active since"]))
                 tbody {
                     @for a in shown {
                         tr {
@@ -194,17 +194,7 @@ pub(crate) fn rates(list: &Result<Vec<DomainRates>, &'static str>, domain: Optio
         } @else {
             table {
                 caption { "Bounce and complaint rates per rolling window" }
-                thead { tr {
-                    th scope="col" { "Domain" }
-                    th scope="col" { "Window" }
-                    th scope="col" { "Delivered" }
-                    th scope="col" { "Bounced" }
-                    th scope="col" { "Complaints" }
-                    th scope="col" { "Bounce rate" }
-                    th scope="col" { "Bounce judgement" }
-                    th scope="col" { "Complaint rate" }
-                    th scope="col" { "Complaint judgement" }
-                } }
+                (layout::column_heads(&["Domain", "Window", "Delivered", "Bounced", "Complaints", "Bounce rate", "Bounce judgement", "Complaint rate", "Complaint judgement"]))
                 tbody {
                     @for r in shown {
                         tr {
