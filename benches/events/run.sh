@@ -11,7 +11,7 @@
 #             events counted in /metrics and the events_seen table are checked against wrk's count
 #
 # Usage: benches/events/run.sh [SECTION...]     (default: bench dryrun webhook)
-# Env:   SENDERSCOPE (release binary; default: cargo build --release)  COPIES (300)  CLIENTS (50 10)
+# Env:   SENDERSCOPE (release binary; default: cargo build --release)  COPIES (2000)  CLIENTS (50 10)
 #        SECONDS_EACH (15)  BATCH (10)  KEEP=1
 # Figures: RESULTS.md beside this file. Nothing leaves 127.0.0.1.
 set -euo pipefail
@@ -20,7 +20,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 SECTIONS=("$@")
 [ ${#SECTIONS[@]} -gt 0 ] || SECTIONS=(bench dryrun webhook)
-COPIES=${COPIES:-300}
+COPIES=${COPIES:-2000}
 CLIENTS=${CLIENTS:-50 10}
 SECONDS_EACH=${SECONDS_EACH:-15}
 BATCH=${BATCH:-10}

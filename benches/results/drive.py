@@ -28,6 +28,10 @@ SMALL_DOMAINS = 100
 RENDERS = int(os.environ.get("RENDERS", "20"))
 STARTS = int(os.environ.get("STARTS", "20"))
 LOAD_SECONDS = os.environ.get("LOAD_SECONDS", "10")
+# Days between two changes of every stored outcome in the year of history (1: a change a day).
+HISTORY_EVERY = int(os.environ.get("HISTORY_EVERY", "1"))
+# 0: no event buckets in the year of history (only check results, record history, listings).
+HISTORY_EVENTS = os.environ.get("HISTORY_EVENTS", "1") != "0"
 DAY = 86_400
 
 
@@ -301,8 +305,8 @@ def load_section(binary, work, ns):
 
 def fill_year(db, now):
     """A year of history behind the latest results the daemon stored: every (target, check) changed
-    outcome once a day (365 spans, alternately with and without a finding), every published value
-    changed once a day, every blocklist target was listed and delisted on each zone once a month, and
+    outcome every HISTORY_EVERY days (365 spans for 1, alternately with and without a finding), every
+    published value as often, every blocklist target was listed and delisted on each zone once a month, and
     every domain sent mail all year (deliveries each hour, bounces each day, per-minute rows)."""
     con = sqlite3.connect(db)
     cur = con.cursor()
@@ -314,17 +318,18 @@ def fill_year(db, now):
                            "message": "The record changed between two runs.",
                            "detail": {"old": "v=old", "new": "v=new"}}])
     for target, check, status, record, findings, first, dur, facts in latest:
-        for k in range(1, 365):
-            start = first - k * DAY
+        for k in range(1, 365 // HISTORY_EVERY):
+            start = first - k * HISTORY_EVERY * DAY
             f, s = (finding, "info") if k % 2 else (findings, status)
-            rows.append((target, check, s, (record or "") + f" ; day -{k}", f, start, start + DAY - 900,
-                         dur, facts))
+            rows.append((target, check, s, (record or "") + f" ; span -{k}", f, start,
+                         start + HISTORY_EVERY * DAY - 900, dur, facts))
     cur.executemany(
         "INSERT INTO check_results (target, check_name, status, record, findings, first_checked_at, "
         "last_checked_at, duration_ms, facts) VALUES (?,?,?,?,?,?,?,?,?)", rows)
     hist = cur.execute("SELECT target, check_name, name, value, first_seen FROM record_history").fetchall()
-    hrows = [(t, c, n, f"{v} ; day -{k}", fs - k * DAY, fs - k * DAY + DAY - 900)
-             for t, c, n, v, fs in hist for k in range(1, 365)]
+    span = HISTORY_EVERY * DAY
+    hrows = [(t, c, n, f"{v} ; span -{k}", fs - k * span, fs - k * span + span - 900)
+             for t, c, n, v, fs in hist for k in range(1, 365 // HISTORY_EVERY)]
     cur.executemany("INSERT INTO record_history (target, check_name, name, value, first_seen, last_seen) "
                     "VALUES (?,?,?,?,?,?)", hrows)
     targets = [r[0] for r in cur.execute(
@@ -341,7 +346,7 @@ def fill_year(db, now):
         "SELECT DISTINCT target FROM check_results WHERE check_name = 'spf'")]
     erows = []
     hour0 = now - now % 3600
-    for dom in doms:
+    for dom in doms if HISTORY_EVENTS else []:
         for h in range(1, 365 * 24):
             minute = (hour0 - h * 3600) // 60
             erows.append((minute, dom, "gmail", "delivery", "", "", 40 + h % 17))
@@ -371,6 +376,13 @@ def history_section(binary, work, ns):
     t0 = time.time()
     counts = fill_year(d.db, int(time.time()))
     size = sum(os.path.getsize(d.db + s) for s in ("", "-wal") if os.path.exists(d.db + s))
+    con = sqlite3.connect(d.db)
+    t1 = time.perf_counter()
+    con.execute("PRAGMA quick_check(5)").fetchall()
+    quick = (time.perf_counter() - t1) * 1000
+    con.close()
+    print(f"  outcomes changing every {HISTORY_EVERY} day(s); SQLite's PRAGMA quick_check on it "
+          f"(python sqlite3, warm cache): {quick:.0f} ms")
     print(f"  stored history, filled in {time.time() - t0:.0f} s: "
           + ", ".join(f"{k} {v:,} rows" for k, v in counts.items()) + f"; state DB {size / 1e6:.1f} MB")
     # Restarts with checks pushed out: the start reads the store and publishes the latest state only.
@@ -392,7 +404,7 @@ def history_section(binary, work, ns):
     if publish:
         print(f"  of which publishing the stored results (daemon log): median {statistics.median(publish)} ms")
     print(f"  idle RSS 3 s after ready, same store: {idle:.1f} MB")
-    print(f"RESULT history start_ms_median={statistics.median(ms):.1f} start_ms_max={max(ms):.1f} "
+    print(f"RESULT history every_days={HISTORY_EVERY} events={int(HISTORY_EVENTS)} start_ms_median={statistics.median(ms):.1f} start_ms_max={max(ms):.1f} "
           f"idle_rss_mb={idle:.1f} db_mb={size / 1e6:.1f}")
 
 

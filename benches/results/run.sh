@@ -14,7 +14,9 @@
 #
 # Usage: benches/results/run.sh [SECTION...]     (default: all, in the order above)
 # Env:   SENDERSCOPE  release binary (default: cargo build --release, $CARGO_TARGET_DIR/release/senderscope)
-#        ROUND_DOMAINS (1000) LOAD_DOMAINS (400) RENDERS (20) STARTS (20) LOAD_SECONDS (10)  KEEP=1
+#        ROUND_DOMAINS (1000) LOAD_DOMAINS (400) RENDERS (20) STARTS (20) LOAD_SECONDS (10)
+#        HISTORY_EVERY (1: every stored outcome changes once a day for the year; 7: once a week)
+#        HISTORY_EVENTS (1: hourly delivery and daily bounce buckets per domain all year; 0: none)  KEEP=1
 # Figures: RESULTS.md beside this file. Nothing leaves 127.0.0.1.
 set -euo pipefail
 
