@@ -24,43 +24,16 @@ INCLUDES=${INCLUDES:-30}
 TERMS=${TERMS:-2000}
 export DOMAINS=${DOMAINS:-10000}
 
-for tool in nsd nsd-control python3 ss curl; do
-    command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install nsd python3 iproute2 curl)" >&2; exit 1; }
-done
-[ -x /usr/bin/time ] || { echo "missing /usr/bin/time (apt-get install time)" >&2; exit 1; }
-if [ -z "${SENDERSCOPE:-}" ]; then
-    (cd "$ROOT" && cargo build --release --quiet)
-    SENDERSCOPE=${CARGO_TARGET_DIR:-$ROOT/target}/release/senderscope
-fi
+. "$ROOT/benches/lib.sh"
+bench_need nsd nsd-control python3 ss curl
+bench_binary
 
-WORK=$(mktemp -d /tmp/hardening-bench.XXXXXX)
-NSD_PID=
-cleanup() {
-    if [ -n "$NSD_PID" ]; then kill "$NSD_PID" 2>/dev/null || true; wait "$NSD_PID" 2>/dev/null || true; fi
-    if [ -z "${KEEP:-}" ]; then rm -rf "$WORK"; else echo "work directory kept: $WORK"; fi
-}
-trap cleanup EXIT
-
+bench_workdir hardening-bench
 python3 "$HERE/gen_zone.py" "$WORK/hard.test.zone" "$INCLUDES" "$TERMS" "$DOMAINS" "$INCLUDES" 1
-PORT=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 printf '$ORIGIN chg.test.\n$TTL 1\n@ IN SOA ns1.hard.test. h.hard.test. 1 3600 600 86400 1\n@ IN NS ns1.hard.test.\n' \
     > "$WORK/chg.test.zone"
-cat > "$WORK/nsd.conf" <<CONF
-server:
-  ip-address: 127.0.0.1@$PORT
-  username: ""
-  chroot: ""
-  database: ""
-  zonelistfile: $WORK/zone.list
-  xfrdfile: $WORK/xfrd.state
-  pidfile: $WORK/nsd.pid
-  server-count: 1
-  # Debian's default response-rate limit drops answers to a fast loopback client.
-  rrl-ratelimit: 0
-  verbosity: 0
-remote-control:
-  control-enable: yes
-  control-interface: $WORK/nsd.ctl
+cat > "$WORK/zones.conf" <<CONF
 zone:
   name: hard.test
   zonefile: $WORK/hard.test.zone
@@ -68,13 +41,7 @@ zone:
   name: chg.test
   zonefile: $WORK/chg.test.zone
 CONF
-nsd -d -c "$WORK/nsd.conf" >"$WORK/nsd.log" 2>&1 &
-NSD_PID=$!
-for _ in $(seq 200); do
-    nsd-control -c "$WORK/nsd.conf" status >/dev/null 2>&1 && break
-    sleep 0.1
-done
-kill -0 "$NSD_PID" 2>/dev/null || { cat "$WORK/nsd.log" >&2; NSD_PID=; exit 1; }
+nsd_start 127.0.0.1 "$PORT" "$WORK/zones.conf"
 
 echo "hardening benchmark: $("$SENDERSCOPE" --version), nsd on 127.0.0.1:$PORT, $(nproc) cores," \
      "load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)"

@@ -32,52 +32,19 @@ ROOT=$(cd "$HERE/../.." && pwd)
 VENV=${CHECKDMARC_VENV:-$HOME/.cache/senderscope-bench/venv}
 CHECKDMARC_VERSION=${CHECKDMARC_VERSION:-6.0.4}
 
-for tool in nsd nsd-control nsd-checkzone openssl python3; do
-    command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install nsd openssl python3)" >&2; exit 1; }
-done
-[ -x /usr/bin/time ] || { echo "missing /usr/bin/time (apt-get install time)" >&2; exit 1; }
-
-if [ -z "${SENDERSCOPE:-}" ]; then
-    (cd "$ROOT" && cargo build --release --quiet)
-    SENDERSCOPE=${CARGO_TARGET_DIR:-$ROOT/target}/release/senderscope
-fi
+. "$ROOT/benches/lib.sh"
+bench_need nsd nsd-control nsd-checkzone openssl python3
+bench_binary
 
 if [ -z "${SKIP_CHECKDMARC:-}" ] && [ ! -x "$VENV/bin/checkdmarc" ]; then
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --quiet "checkdmarc==$CHECKDMARC_VERSION"
 fi
 
-WORK=$(mktemp -d /tmp/posture-bench.XXXXXX)
-NSD_PID=
-cleanup() {
-    if [ -n "$NSD_PID" ]; then kill "$NSD_PID" 2>/dev/null || true; wait "$NSD_PID" 2>/dev/null || true; fi
-    if [ -z "${KEEP:-}" ]; then rm -rf "$WORK"; else echo "work directory kept: $WORK"; fi
-}
-trap cleanup EXIT
-
+bench_workdir posture-bench
 python3 "$HERE/gen_zones.py" "$N" "$WORK"
 python3 "$HERE/gen_tricky.py" "$WORK"
-cat > "$WORK/nsd.conf" <<CONF
-server:
-  ip-address: $ADDR@53
-  username: ""
-  chroot: ""
-  database: ""
-  zonelistfile: $WORK/zone.list
-  xfrdfile: $WORK/xfrd.state
-  pidfile: $WORK/nsd.pid
-  server-count: 1
-  # Debian's default response-rate limit (200/s per source) drops answers to a fast loopback client.
-  rrl-ratelimit: 0
-  verbosity: 0
-remote-control:
-  # A local socket, for the query counters (nsd-control stats); no keys needed.
-  control-enable: yes
-  control-interface: $WORK/nsd.ctl
-CONF
-cat "$WORK/zones.conf" "$WORK/tricky.conf" >> "$WORK/nsd.conf"
-nsd -d -c "$WORK/nsd.conf" >"$WORK/nsd.log" 2>&1 &
-NSD_PID=$!
+nsd_start "$ADDR" 53 "$WORK/zones.conf" "$WORK/tricky.conf"
 
 # Ready when the last zone answers (nsd loads zones at start).
 LAST=$(tail -n 1 "$WORK/domains.txt")
