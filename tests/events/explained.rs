@@ -1,6 +1,6 @@
 //! Bounces next to their cause: a bounce refused for a blocklist listing points, in the domain's
 //! detail, at the listing the blocklist round found for the sending IP (real rbldnsd, real daemon);
-//! a bounce refused for other reasons points at nothing.
+//! a bounce refused for other reasons points at nothing. The domain's page links the two.
 
 use std::time::Duration;
 
@@ -80,4 +80,24 @@ async fn blocklist_bounces_point_at_the_listing_of_the_sending_ip() {
         "only the listed IP explains it, not 192.0.2.11: {detail:#}"
     );
     assert_eq!(reasons[1]["findings"], serde_json::json!([]));
+
+    // The domain page shows the same, the listing linked to the section of the IP's check.
+    let page = d.get("/domains/listed.test").body;
+    let table = page
+        .split("<caption>Bounces by reason (24h)")
+        .nth(1)
+        .and_then(|rest| rest.split("</table>").next())
+        .unwrap_or_else(|| panic!("no bounces-by-reason table:\n{page}"));
+    assert!(
+        table.contains(r##"<a href="#check-192-0-2-10-blocklists">192.0.2.10 blocklists</a>"##),
+        "{table}"
+    );
+    assert!(
+        page.contains(r#"id="check-192-0-2-10-blocklists""#),
+        "the link has a target: {page}"
+    );
+    assert!(
+        table.contains("<code>user_unknown</code></th><td>1</td><td>–</td>"),
+        "{table}"
+    );
 }

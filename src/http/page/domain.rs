@@ -1,7 +1,8 @@
 //! `GET /domains/{domain}`: one domain as `/api/v1/domains/{domain}` shows it: status, every check
 //! with its findings (each message says what is wrong and how to fix it), what the DMARC aggregate
 //! reports say (pass rates, enforcement verdict, failing sources), open blocklist listings
-//! of the domain and its IPs, its rates per mailbox provider, and its active alerts.
+//! of the domain and its IPs, its rates per mailbox provider, its bounces by reason beside the
+//! findings that explain them, and its active alerts.
 
 use std::sync::Arc;
 
@@ -11,7 +12,9 @@ use super::layout::{self, page};
 use super::{Extras, dmarc, overview};
 use crate::analysis::readiness::Enforcement;
 use crate::events::rates::DomainRates;
+use crate::results::CheckId;
 use crate::store::ListingPeriod;
+use crate::views::bounces::DomainBounces;
 use crate::views::reports::DomainReports;
 use crate::views::{CheckDetail, DomainDetail};
 
@@ -53,6 +56,9 @@ pub(crate) fn render(
         h2 { "Bounce and complaint rates" }
         (overview::rates(&extras.rates, Some(&d.domain)))
         (providers(&extras.rates, &d.domain))
+        @if let Some(b) = &d.bounces {
+            (bounce_reasons(&d.domain, b))
+        }
         h2 { "Active alerts" }
         (overview::alerts(&extras.alerts, Some(&d.domain)))
     };
@@ -70,17 +76,27 @@ pub(crate) fn unknown(name: &str) -> Markup {
     )
 }
 
-/// One check in full; `ip` names the sending IP (or range) of an IP-scoped check.
-fn check(ip: Option<&str>, c: &CheckDetail) -> Markup {
-    let name = match ip {
-        Some(ip) => format!("{ip} {}", c.check.as_str()),
-        None => c.check.as_str().to_owned(),
-    };
+/// A check's heading text: its name, after the sending IP (or range) of an IP-scoped check.
+fn check_name(ip: Option<&str>, check: CheckId) -> String {
+    match ip {
+        Some(ip) => format!("{ip} {}", check.as_str()),
+        None => check.as_str().to_owned(),
+    }
+}
+
+/// The id of a check's section, the target of links to it.
+fn check_anchor(name: &str) -> String {
     // Ids stay valid tokens whatever the IP text holds (`:` and `/` of IPv6 ranges).
-    let id: String = format!("check-{name}")
+    format!("check-{name}")
         .chars()
         .map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '-' })
-        .collect();
+        .collect()
+}
+
+/// One check in full; `ip` names the sending IP (or range) of an IP-scoped check.
+fn check(ip: Option<&str>, c: &CheckDetail) -> Markup {
+    let name = check_name(ip, c.check);
+    let id = check_anchor(&name);
     html! {
         section aria-labelledby=(id) {
             h3 id=(id) { (name) ": " (layout::severity(c.status)) }
@@ -127,6 +143,42 @@ fn listings_table(listings: &[&ListingPeriod]) -> Markup {
                             td { (l.codes.join(", ")) }
                             td { (l.reason.as_deref().unwrap_or("–")) }
                             td { (layout::time(l.listed_since)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The domain's bounces by reason, each beside the findings that explain it, linked to their check.
+fn bounce_reasons(domain: &str, b: &DomainBounces) -> Markup {
+    html! {
+        @if !b.reasons.is_empty() {
+            table {
+                caption { "Bounces by reason (" (b.window) "), and what the checks found that explains them" }
+                (layout::column_heads(&["Reason", "Bounces", "Explained by"]))
+                tbody {
+                    @for r in &b.reasons {
+                        tr {
+                            th scope="row" { code { (r.reason) } }
+                            td { (r.bounces) }
+                            td {
+                                @if r.findings.is_empty() {
+                                    "–"
+                                } @else {
+                                    ul {
+                                        @for f in &r.findings {
+                                            @let ip = (f.target != domain).then_some(f.target.as_str());
+                                            @let name = check_name(ip, f.check);
+                                            li {
+                                                a href={ "#" (check_anchor(&name)) } { (name) }
+                                                ": " code { (f.code) } " (" (layout::severity(f.severity)) ") " (f.message)
+                                            }
+                                        }
+                                    }
+                                }
+                            }
                         }
                     }
                 }

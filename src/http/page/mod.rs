@@ -127,13 +127,16 @@ async fn domain(State(s): State<EventsState>, Path(name): Path<String>) -> Respo
         let snapshot = s.app.results.state().read();
         views::domain(&config, &snapshot, &parsed)
     };
-    let Some(detail) = detail else {
+    let Some(mut detail) = detail else {
         return html(StatusCode::NOT_FOUND, domain::unknown(&name));
     };
     let (reports, extras) = tokio::join!(
         super::analysis::domain_figures(config, detail.domain.clone()),
         extras(&s)
     );
+    if let Ok(rates) = &extras.rates {
+        views::bounces::attach_domain(&mut detail, rates);
+    }
     html(
         StatusCode::OK,
         domain::render(&detail, reports.as_ref(), &extras),
