@@ -76,8 +76,8 @@ pub fn parse<R: BufRead>(
             Event::Start(e) => state.start(&e)?,
             Event::Empty(e) => state.empty(&e),
             Event::End(e) => {
-                let name = e.local_name();
-                state.end(Tag::of(name.as_ref()), sink)?;
+                let name = e.name();
+                state.end(Tag::of(local(name.as_ref())), sink)?;
                 if state.feedback_closed {
                     break;
                 }
@@ -111,6 +111,16 @@ pub fn parse<R: BufRead>(
         buf.clear();
     }
     state.finish(sink)
+}
+
+/// The local part of an element name: what follows the first `:` (the prefix is ignored, as by
+/// quick-xml's `local_name`), found with a byte loop: names are short.
+fn local(name: &str) -> &str {
+    match name.bytes().position(|b| b == b':') {
+        // ':' is ASCII, so the byte after it starts a character.
+        Some(at) => name.get(at + 1..).unwrap_or_default(),
+        None => name,
+    }
 }
 
 /// The elements the parser knows, by local name.
@@ -220,11 +230,11 @@ impl Tag {
 /// A `<record>` as read so far: raw strings, typed when it closes.
 #[derive(Default)]
 struct Draft {
-    source_ip: Option<String>,
-    count: Option<String>,
-    disposition: Option<String>,
-    dkim_aligned: Option<String>,
-    spf_aligned: Option<String>,
+    source_ip: Option<Raw>,
+    count: Option<Raw>,
+    disposition: Option<Raw>,
+    dkim_aligned: Option<Raw>,
+    spf_aligned: Option<Raw>,
     reasons: Vec<(Option<String>, Option<String>)>,
     header_from: Option<String>,
     envelope_from: Option<String>,
@@ -237,7 +247,7 @@ struct Draft {
 struct AuthDraft {
     domain: Option<String>,
     selector_or_scope: Option<String>,
-    result: Option<String>,
+    result: Option<Raw>,
     human_result: Option<String>,
 }
 
@@ -260,6 +270,43 @@ struct State<'l> {
     messages: u64,
     seen_records: u64,
     warnings: Warnings,
+}
+
+/// Room for a result word, a count or an IP address (45 characters at most) without allocating.
+const INLINE: usize = 46;
+
+/// A short value as sent, trimmed: inline when it fits, on the heap otherwise.
+enum Raw {
+    Inline(u8, [u8; INLINE]),
+    Heap(String),
+}
+
+impl Raw {
+    /// Text as sent, trimmed; empty means absent.
+    fn present(text: &str) -> Option<Raw> {
+        let t = text.trim();
+        if t.is_empty() {
+            return None;
+        }
+        Some(match u8::try_from(t.len()) {
+            Ok(len) if t.len() <= INLINE => {
+                let mut bytes = [0; INLINE];
+                bytes[..t.len()].copy_from_slice(t.as_bytes());
+                Raw::Inline(len, bytes)
+            }
+            _ => Raw::Heap(t.to_owned()),
+        })
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // Copied whole from a `str`, so always UTF-8.
+            Raw::Inline(len, bytes) => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            Raw::Heap(s) => s,
+        }
+    }
 }
 
 /// Text as sent, trimmed; empty means absent.
@@ -298,10 +345,11 @@ impl<'l> State<'l> {
 
     fn start(&mut self, e: &BytesStart<'_>) -> Result<(), IngestError> {
         self.text.clear();
-        let name = e.local_name();
-        let tag = Tag::of(name.as_ref());
+        let qname = e.name();
+        let name = local(qname.as_ref());
+        let tag = Tag::of(name);
         if self.first_element.is_none() {
-            self.first_element = Some(name.as_ref().chars().take(64).collect());
+            self.first_element = Some(name.chars().take(64).collect());
         }
         if self.stack.len() >= self.limits.max_depth {
             return Err(IngestError::TooLarge {
@@ -376,7 +424,21 @@ impl<'l> State<'l> {
         };
         self.stack.truncate(at);
         let parent = self.parent();
+        // Taken for the borrow and put back below, so its capacity serves the next element.
         let text = std::mem::take(&mut self.text);
+        let result = self.close(parent, tag, &text, sink);
+        self.text = text;
+        self.text.clear();
+        result
+    }
+
+    fn close(
+        &mut self,
+        parent: Option<Tag>,
+        tag: Tag,
+        text: &str,
+        sink: &mut dyn RecordSink,
+    ) -> Result<(), IngestError> {
         match tag {
             Tag::Feedback => self.feedback_closed = true,
             Tag::PolicyPublished => {
@@ -386,9 +448,8 @@ impl<'l> State<'l> {
                 }
             }
             Tag::Record => self.close_record(sink)?,
-            _ => self.leaf(parent, tag, &text)?,
+            _ => self.leaf(parent, tag, text)?,
         }
-        self.text.clear();
         Ok(())
     }
 
@@ -396,10 +457,17 @@ impl<'l> State<'l> {
         let Some(parent) = parent else {
             return Ok(());
         };
-        let value = present(text);
         if parent == Tag::PolicyPublished && !self.in_policy {
             return Ok(());
         }
+        if !matches!(
+            parent,
+            Tag::Feedback | Tag::ReportMetadata | Tag::DateRange | Tag::PolicyPublished
+        ) {
+            self.record_leaf(parent, tag, text);
+            return Ok(());
+        }
+        let value = present(text);
         let meta = &mut self.meta;
         let policy = &mut meta.policy;
         match (parent, tag) {
@@ -443,21 +511,41 @@ impl<'l> State<'l> {
                     }
                 };
             }
-            _ => self.record_leaf(parent, tag, value),
+            _ => {}
         }
         Ok(())
     }
 
-    fn record_leaf(&mut self, parent: Tag, tag: Tag, value: Option<String>) {
+    fn record_leaf(&mut self, parent: Tag, tag: Tag, text: &str) {
         let Some(d) = self.draft.as_mut() else {
             return;
         };
+        // Words, numbers and addresses are kept inline (no allocation); free text as a String.
+        let word_slot = match (parent, tag) {
+            (Tag::Row, Tag::SourceIp) => Some(&mut d.source_ip),
+            (Tag::Row, Tag::Count) => Some(&mut d.count),
+            (Tag::PolicyEvaluated, Tag::Disposition) => Some(&mut d.disposition),
+            (Tag::PolicyEvaluated, Tag::Dkim) => Some(&mut d.dkim_aligned),
+            (Tag::PolicyEvaluated, Tag::Spf) => Some(&mut d.spf_aligned),
+            (Tag::Dkim | Tag::Spf, Tag::Result) => {
+                let list = if parent == Tag::Dkim {
+                    &mut d.dkim
+                } else {
+                    &mut d.spf
+                };
+                list.last_mut().map(|auth| &mut auth.result)
+            }
+            _ => None,
+        };
+        if let Some(slot) = word_slot {
+            *slot = Raw::present(text);
+            return;
+        }
+        if matches!((parent, tag), (Tag::Dkim | Tag::Spf, Tag::Result)) {
+            return;
+        }
+        let value = present(text);
         let slot = match (parent, tag) {
-            (Tag::Row, Tag::SourceIp) => &mut d.source_ip,
-            (Tag::Row, Tag::Count) => &mut d.count,
-            (Tag::PolicyEvaluated, Tag::Disposition) => &mut d.disposition,
-            (Tag::PolicyEvaluated, Tag::Dkim) => &mut d.dkim_aligned,
-            (Tag::PolicyEvaluated, Tag::Spf) => &mut d.spf_aligned,
             (Tag::Reason, Tag::Type) => match d.reasons.last_mut() {
                 Some(r) => &mut r.0,
                 None => return,
@@ -481,7 +569,6 @@ impl<'l> State<'l> {
                 match tag {
                     Tag::Domain => &mut auth.domain,
                     Tag::Selector | Tag::Scope => &mut auth.selector_or_scope,
-                    Tag::Result => &mut auth.result,
                     Tag::HumanResult => &mut auth.human_result,
                     _ => return,
                 }
@@ -541,24 +628,25 @@ impl<'l> State<'l> {
 
     fn type_record(&mut self, n: u64, d: Draft) -> Option<AggregateRecord> {
         let w = &mut self.warnings;
-        let Some(ip_text) = d.source_ip else {
+        let Some(ip_raw) = d.source_ip else {
             w.push(format!("record {n} has no source_ip; dropped"));
             return None;
         };
+        let ip_text = ip_raw.as_str();
         let Ok(ip) = ip_text.parse::<IpAddr>() else {
             w.push(format!(
                 "record {n}: source_ip {ip_text:?} is not an IP address; dropped"
             ));
             return None;
         };
-        let count = match d.count.as_deref().map(str::parse::<u64>) {
+        let count_text = d.count.as_ref().map(Raw::as_str);
+        let count = match count_text.map(str::parse::<u64>) {
             Some(Ok(c)) => c,
-            other => {
-                let shown = d.count.as_deref().unwrap_or("nothing");
+            _ => {
+                let shown = count_text.unwrap_or("nothing");
                 w.push(format!(
                     "record {n}: count {shown:?} is not a number; dropped"
                 ));
-                let _ = other;
                 return None;
             }
         };
@@ -585,7 +673,7 @@ impl<'l> State<'l> {
             .into_iter()
             .filter_map(|(kind, comment)| {
                 Some(OverrideReason {
-                    kind: kind?.to_ascii_lowercase(),
+                    kind: lowered(kind?),
                     comment,
                 })
             })
@@ -595,7 +683,7 @@ impl<'l> State<'l> {
             .into_iter()
             .filter(|a| a.domain.is_some() || a.result.is_some())
             .map(|a| DkimAuth {
-                domain: a.domain.map(|s| s.to_ascii_lowercase()),
+                domain: a.domain.map(lowered),
                 selector: a.selector_or_scope,
                 result: word(
                     w,
@@ -613,8 +701,8 @@ impl<'l> State<'l> {
             .into_iter()
             .filter(|a| a.domain.is_some() || a.result.is_some())
             .map(|a| SpfAuth {
-                domain: a.domain.map(|s| s.to_ascii_lowercase()),
-                scope: a.selector_or_scope.map(|s| s.to_ascii_lowercase()),
+                domain: a.domain.map(lowered),
+                scope: a.selector_or_scope.map(lowered),
                 result: word(w, n, "auth_results/spf/result", a.result, SpfResult::parse)
                     .unwrap_or(SpfResult::Other),
                 human_result: a.human_result,
@@ -627,9 +715,9 @@ impl<'l> State<'l> {
             dkim_aligned,
             spf_aligned,
             reasons,
-            header_from: d.header_from.map(|s| s.to_ascii_lowercase()),
-            envelope_from: d.envelope_from.map(|s| s.to_ascii_lowercase()),
-            envelope_to: d.envelope_to.map(|s| s.to_ascii_lowercase()),
+            header_from: d.header_from.map(lowered),
+            envelope_from: d.envelope_from.map(lowered),
+            envelope_to: d.envelope_to.map(lowered),
             dkim,
             spf,
         })
@@ -665,14 +753,15 @@ fn word<T>(
     warnings: &mut Warnings,
     n: u64,
     field: &str,
-    value: Option<String>,
+    value: Option<Raw>,
     parse: fn(&str) -> Option<T>,
 ) -> Option<T> {
-    let Some(value) = value else {
+    let Some(raw) = value else {
         warnings.push(format!("record {n}: {field} is missing"));
         return None;
     };
-    let parsed = parse(&value);
+    let value = raw.as_str();
+    let parsed = parse(value);
     if parsed.is_none() {
         warnings.push(format!(
             "record {n}: {field} {value:?} is not a known value"
@@ -682,7 +771,13 @@ fn word<T>(
 }
 
 fn lower(value: Option<String>) -> Option<String> {
-    value.map(|v| v.to_ascii_lowercase())
+    value.map(lowered)
+}
+
+/// Lower-cased in place: the String is reused, not copied.
+fn lowered(mut s: String) -> String {
+    s.make_ascii_lowercase();
+    s
 }
 
 /// A Unix time; reporters also send `1738195200.0`.
