@@ -33,6 +33,7 @@ pub mod findings;
 pub mod http;
 pub mod ingest;
 pub mod logging;
+pub mod mail;
 pub mod metrics;
 pub mod posture;
 pub mod results;

@@ -5,7 +5,6 @@
 //! or by a SHA-256 of the message when it has no Message-ID, so ingesting it again counts nothing.
 
 use aws_lc_rs::digest;
-use mail_parser::MessageParser;
 
 use super::MessageEvents;
 use super::store::{Event, Recorded};
@@ -14,8 +13,7 @@ use super::webhooks::mailgun::hex;
 /// The base of a message's event keys: its Message-ID, else `sha256:<hex>` of its bytes.
 pub fn message_key(raw: &[u8]) -> String {
     let head = &raw[..raw.len().min(super::parse::MAX_MESSAGE_BYTES)];
-    MessageParser::new()
-        .parse_headers(head)
+    crate::mail::parse_headers(head)
         .and_then(|m| m.message_id().map(|id| id.trim().to_owned()))
         .filter(|id| !id.is_empty() && id.len() <= 250)
         .unwrap_or_else(|| {

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 
-use mail_parser::{Message, MessageParser};
+use mail_parser::Message;
 
 use super::decode::{Budget, ZipMembers, gunzip, read_bounded};
 use super::error::IngestError;
@@ -105,7 +105,7 @@ impl Run<'_> {
             Sniffed::Json => self.tls(reader),
             Sniffed::Message => {
                 let bytes = read_bounded(reader, self.limits)?;
-                let message = MessageParser::new().parse(&bytes).ok_or_else(|| {
+                let message = crate::mail::parse(&bytes).ok_or_else(|| {
                     IngestError::NotAReport("the input is not a readable message".into())
                 })?;
                 self.message(&message, layer)

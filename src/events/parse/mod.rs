@@ -13,7 +13,7 @@ pub mod fields;
 pub mod original;
 pub mod plain;
 
-use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+use mail_parser::{Message, MimeHeaders, PartType};
 
 use super::MessageEvents;
 use super::classify::{Classifier, Evidence, find_status};
@@ -40,7 +40,7 @@ pub struct Failed {
 /// Read `raw` (only its first [`MAX_MESSAGE_BYTES`]) and classify what it reports.
 pub fn read(raw: &[u8], classifier: &Classifier) -> MessageEvents {
     let raw = &raw[..raw.len().min(MAX_MESSAGE_BYTES)];
-    let Some(message) = MessageParser::new().parse(raw) else {
+    let Some(message) = crate::mail::parse(raw) else {
         return MessageEvents::Unrecognized;
     };
     match arf::read(&message) {

@@ -1,7 +1,7 @@
 //! The returned original (a `message/rfc822` part, a `text/rfc822-headers` part, or the copy a
 //! plain-text bounce quotes below its "copy of the message" line) and the sending domain it names.
 
-use mail_parser::{Message, MessageParser, PartType};
+use mail_parser::{Message, PartType};
 
 use super::super::model::domain_of;
 use super::{content_types, part_text};
@@ -41,7 +41,7 @@ impl Original {
                     "text/rfc822-headers" | "message/rfc822-headers" | "message/global-headers",
                 ) => {
                     if let Some(text) = part_text(&p.body)
-                        && let Some(h) = MessageParser::new().parse_headers(text.as_bytes())
+                        && let Some(h) = crate::mail::parse_headers(text.as_bytes())
                     {
                         return Original::of(&h);
                     }
@@ -60,8 +60,7 @@ impl Original {
             return Original::default();
         };
         let quoted = body[at..].trim_start_matches(['\r', '\n', ' ']);
-        MessageParser::new()
-            .parse_headers(quoted.as_bytes())
+        crate::mail::parse_headers(quoted.as_bytes())
             .map_or_else(Original::default, |h| Original::of(&h))
     }
 
