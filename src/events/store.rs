@@ -373,10 +373,10 @@ fn record_parts(
             }
         }
     }
-    if results.iter().any(Result::is_ok) {
-        if let Err(e) = tx.commit() {
-            return all(StoreError::db("committing an events batch", e));
-        }
+    if results.iter().any(Result::is_ok)
+        && let Err(e) = tx.commit()
+    {
+        return all(StoreError::db("committing an events batch", e));
     }
     // Else nothing to keep: dropping `tx` rolls it back.
     results
