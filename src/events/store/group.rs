@@ -9,10 +9,13 @@
 //! (docs/bounces.md, "Durability").
 //!
 //! Bounded: at most [`MAX_QUEUED_EVENTS`] wait in the queue; a caller beyond that waits for room
-//! before queueing. Callers block (they run on blocking threads, never on the async runtime).
+//! before queueing. Callers block (they run on blocking threads, never on the async runtime), parked
+//! until their outcome is in: the leader wakes exactly the callers it answered and the next leader,
+//! not every waiting thread twice per group.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::Thread;
 
 use super::{RecordOutcome, Recorded};
 use crate::events::suppress::SuppressionPolicy;
@@ -30,6 +33,8 @@ pub(super) type Outcome = Result<RecordOutcome, StoreError>;
 /// One caller's batch, as queued.
 pub(super) struct Part {
     ticket: u64,
+    /// The caller's thread, unparked when its outcome is in (or when it is to lead).
+    waiter: Thread,
     /// The events, in the caller's order.
     pub batch: Vec<Recorded>,
     /// The suppression policy the caller counts them under.
@@ -52,7 +57,8 @@ struct Queue {
 #[derive(Default)]
 pub(super) struct Group {
     queue: Mutex<Queue>,
-    changed: Condvar,
+    /// Signalled when a group leaves the queue (callers waiting for room).
+    room: Condvar,
     /// Group transactions run (tests prove that grouping happens).
     #[cfg(test)]
     pub(super) transactions: std::sync::atomic::AtomicUsize,
@@ -63,8 +69,11 @@ impl Group {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn wait<'a>(&self, q: MutexGuard<'a, Queue>) -> MutexGuard<'a, Queue> {
-        self.changed.wait(q).unwrap_or_else(PoisonError::into_inner)
+    /// Sleep until unparked (or spuriously: callers check their state again).
+    fn park<'a>(&'a self, q: MutexGuard<'a, Queue>) -> MutexGuard<'a, Queue> {
+        drop(q);
+        std::thread::park();
+        self.lock()
     }
 
     /// Queue `batch` and wait until a group transaction holding it has committed (or failed).
@@ -77,13 +86,14 @@ impl Group {
     ) -> Outcome {
         let mut q = self.lock();
         while !q.parts.is_empty() && q.events + batch.len() > MAX_QUEUED_EVENTS {
-            q = self.wait(q);
+            q = self.room.wait(q).unwrap_or_else(PoisonError::into_inner);
         }
         let ticket = q.next_ticket;
         q.next_ticket = q.next_ticket.wrapping_add(1);
         q.events += batch.len();
         q.parts.push_back(Part {
             ticket,
+            waiter: std::thread::current(),
             batch,
             policy,
         });
@@ -92,7 +102,7 @@ impl Group {
                 return outcome;
             }
             if q.leading {
-                q = self.wait(q);
+                q = self.park(q);
                 continue;
             }
             // Lead: take the queue's head (this caller's part, or earlier ones when the group is
@@ -101,13 +111,13 @@ impl Group {
             let parts = take_group(&mut q);
             drop(q);
             // Room in the queue for callers waiting to join it.
-            self.changed.notify_all();
+            self.room.notify_all();
             #[cfg(test)]
             self.transactions
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let mut lead = Lead {
                 group: self,
-                tickets: parts.iter().map(|p| p.ticket).collect(),
+                callers: parts.iter().map(|p| (p.ticket, p.waiter.clone())).collect(),
                 outcomes: Vec::new(),
             };
             lead.outcomes = run(&parts);
@@ -142,10 +152,11 @@ fn take_group(q: &mut Queue) -> Vec<Part> {
 }
 
 /// A leader's group: dropping it answers every part (an error for any part `run` did not answer,
-/// should it have panicked) and lets the next leader in.
+/// should it have panicked), wakes their callers and the caller at the head of the queue, which
+/// leads next.
 struct Lead<'a> {
     group: &'a Group,
-    tickets: Vec<u64>,
+    callers: Vec<(u64, Thread)>,
     outcomes: Vec<Outcome>,
 }
 
@@ -153,16 +164,22 @@ impl Drop for Lead<'_> {
     fn drop(&mut self) {
         let mut outcomes = std::mem::take(&mut self.outcomes).into_iter();
         let mut q = self.group.lock();
-        for ticket in self.tickets.drain(..) {
+        for (ticket, _) in &self.callers {
             let outcome = outcomes.next().unwrap_or_else(|| {
                 Err(StoreError::Unhealthy(
                     "the group transaction holding this batch stopped before it answered".into(),
                 ))
             });
-            q.done.insert(ticket, outcome);
+            q.done.insert(*ticket, outcome);
         }
         q.leading = false;
+        let next = q.parts.front().map(|p| p.waiter.clone());
         drop(q);
-        self.group.changed.notify_all();
+        for (_, waiter) in self.callers.drain(..) {
+            waiter.unpark();
+        }
+        if let Some(next) = next {
+            next.unpark();
+        }
     }
 }
