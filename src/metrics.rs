@@ -16,6 +16,7 @@
 mod state;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use prometheus::core::Collector;
@@ -76,6 +77,8 @@ pub struct Metrics {
     names: Vec<String>,
     /// The state families, read from the latest state at scrape time.
     state: StateFamilies,
+    /// The previous rendering's length and some room: the next one's buffer size.
+    render_size: AtomicUsize,
     /// `senderscope_check_duration_seconds{check}`.
     pub check_duration_seconds: HistogramVec,
     /// `senderscope_dns_query_duration_seconds`: pass to `dns::Resolver::with_histogram`.
@@ -255,6 +258,7 @@ impl Metrics {
             registry: b.registry,
             names: b.names,
             state,
+            render_size: AtomicUsize::new(64 * 1024),
             check_duration_seconds,
             dns_query_duration_seconds,
             config_last_reload_successful,
@@ -283,9 +287,35 @@ impl Metrics {
         &self.registry
     }
 
-    /// The text exposition format (what `/metrics` serves).
+    /// The text exposition format (what `/metrics` serves): the registry's families through the
+    /// encoder, the state families written straight from the latest state, all in family-name order
+    /// into one buffer sized from the previous rendering. (`registry().gather()` alone has no state
+    /// families.)
     pub fn render(&self) -> Result<String, prometheus::Error> {
-        TextEncoder::new().encode_to_string(&self.registry.gather())
+        let registered = self.registry.gather();
+        let mut out = String::with_capacity(self.render_size.load(Ordering::Relaxed));
+        let encoder = TextEncoder::new();
+        let state = self.state.current();
+        let snapshot = state.as_ref().map(|s| s.read());
+        let text = snapshot.as_deref().map(state::Text::of);
+        let mut names = state::names().peekable();
+        for family in &registered {
+            while let Some(name) = names.next_if(|n| *n < family.name()) {
+                if let Some(t) = &text {
+                    t.write(name, &mut out);
+                }
+            }
+            encoder.encode_utf8(std::slice::from_ref(family), &mut out)?;
+        }
+        if let Some(t) = &text {
+            names.for_each(|name| t.write(name, &mut out));
+        }
+        drop(text);
+        drop(snapshot);
+        // Room for some growth before the next rendering reallocates.
+        self.render_size
+            .store(out.len() + out.len() / 16 + 4096, Ordering::Relaxed);
+        Ok(out)
     }
 
     /// Build the state families from `state` at every scrape from now on.

@@ -1,5 +1,6 @@
 //! The events' own write path into the state database: one rusqlite connection in WAL mode with a
-//! busy timeout (the main store's writer holds another), one transaction per batch.
+//! busy timeout (the main store's writer holds another). Concurrent batches share one transaction
+//! and its one sync to disk (group commit, [`group`]), each batch in its own savepoint.
 //!
 //! Tables (migration `0005_events.sql`): `event_buckets` (per-minute counts), `events_seen`
 //! (idempotency keys), `suppressions` and `suppression_soft_bounces`. Every call is synchronous:
@@ -96,6 +97,7 @@ pub struct Suppression {
 pub struct EventStore {
     path: PathBuf,
     conn: Mutex<Connection>,
+    group: group::Group,
 }
 
 fn db(context: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
@@ -135,6 +137,7 @@ impl EventStore {
         Ok(EventStore {
             path: path.to_owned(),
             conn: Mutex::new(conn),
+            group: group::Group::default(),
         })
     }
 
@@ -151,14 +154,26 @@ impl EventStore {
         f(&mut conn)
     }
 
-    /// Count a batch in one transaction: each event whose key was seen before is skipped; the others
-    /// add to their minute's bucket and update the suppression list.
+    /// Count a batch: each event whose key was seen before is skipped; the others add to their
+    /// minute's bucket and update the suppression list. Returns once the transaction holding the
+    /// batch has committed; that transaction may hold other callers' batches too (group commit,
+    /// [`group`]), each in its own savepoint, so a batch that fails fails alone. Blocking.
     pub fn record(
         &self,
         batch: &[Recorded],
         policy: &SuppressionPolicy,
     ) -> Result<RecordOutcome, StoreError> {
-        self.with(|conn| record_on(conn, batch, policy))
+        if batch.is_empty() {
+            return Ok(RecordOutcome::default());
+        }
+        self.group.submit(batch.to_vec(), *policy, |parts| {
+            let parts: Vec<_> = parts
+                .iter()
+                .map(|p| (p.batch.as_slice(), &p.policy))
+                .collect();
+            let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+            record_parts(&mut conn, &parts)
+        })
     }
 
     /// Record a refused request body (`kind` the endpoint, `reason` the refusal's code) for the
@@ -302,25 +317,82 @@ impl LazyEventStore {
 }
 
 /// [`EventStore::record`] on any connection to the state database (the report ingester's writer
-/// counts the bounces and complaints of the messages it reads on its own connection).
+/// counts the bounces and complaints of the messages it reads on its own connection): one batch,
+/// one transaction.
 pub fn record_on(
     conn: &mut Connection,
     batch: &[Recorded],
     policy: &SuppressionPolicy,
 ) -> Result<RecordOutcome, StoreError> {
+    record_parts(conn, &[(batch, policy)])
+        .pop()
+        .unwrap_or_else(|| Ok(RecordOutcome::default()))
+}
+
+/// Count several callers' batches in ONE transaction, one result per batch. Each batch runs in its
+/// own savepoint, in order, so a batch sees the keys of the batches before it (the same event in
+/// two requests counts once), and a batch that fails is rolled back alone and gets its own error.
+/// A result is `Ok` only once the commit holding it is done; when the transaction itself fails
+/// (begin, commit, or an error after which SQLite rolled the whole transaction back), every batch
+/// gets that error.
+fn record_parts(
+    conn: &mut Connection,
+    parts: &[(&[Recorded], &SuppressionPolicy)],
+) -> Vec<Result<RecordOutcome, StoreError>> {
+    let all = |e: StoreError| vec![Err(e); parts.len()];
     // Keys are kept from when they were seen, not from when their event happened: a provider's
     // retry of an old event must still find its key.
     let seen_at = time::OffsetDateTime::now_utc().unix_timestamp();
     // IMMEDIATE and queued behind the daemon's other writers (crate::store::gate): a deferred
     // transaction that upgrades to a write can fail at once instead of waiting its turn.
     let _turn = crate::store::gate::enter(BUSY_TIMEOUT);
-    let tx = conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(db("starting an events batch"))?;
+    let mut tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => return all(StoreError::db("starting an events batch", e)),
+    };
+    let mut results = Vec::with_capacity(parts.len());
+    for (batch, policy) in parts {
+        let sp = match tx.savepoint() {
+            Ok(sp) => sp,
+            Err(e) => return all(StoreError::db("opening an events batch's savepoint", e)),
+        };
+        match record_part(&sp, batch, policy, seen_at) {
+            Ok(outcome) => {
+                if let Err(e) = sp.commit() {
+                    return all(StoreError::db("releasing an events batch's savepoint", e));
+                }
+                results.push(Ok(outcome));
+            }
+            Err(e) => {
+                // Undo this batch alone (ROLLBACK TO, RELEASE). After some errors (a full disk, an
+                // I/O error) SQLite has rolled the whole transaction back: nothing of it stands.
+                if sp.finish().is_err() {
+                    return all(e);
+                }
+                results.push(Err(e));
+            }
+        }
+    }
+    if results.iter().any(Result::is_ok)
+        && let Err(e) = tx.commit()
+    {
+        return all(StoreError::db("committing an events batch", e));
+    }
+    // Else nothing to keep: dropping `tx` rolls it back.
+    results
+}
+
+/// One batch inside its savepoint.
+fn record_part(
+    conn: &Connection,
+    batch: &[Recorded],
+    policy: &SuppressionPolicy,
+    seen_at: i64,
+) -> Result<RecordOutcome, StoreError> {
     let mut outcome = RecordOutcome::default();
     for r in batch {
         if let Some(key) = &r.key {
-            let fresh = tx
+            let fresh = conn
                 .prepare_cached(
                     "INSERT INTO events_seen (event_key, seen_at) VALUES (?1, ?2) \
                      ON CONFLICT (event_key) DO NOTHING",
@@ -333,12 +405,11 @@ pub fn record_on(
                 continue;
             }
         }
-        add_to_bucket(&tx, r)?;
-        super::suppress::apply(&tx, r, policy)?;
+        add_to_bucket(conn, r)?;
+        super::suppress::apply(conn, r, policy)?;
         outcome.counted += 1;
         outcome.fresh.push(true);
     }
-    tx.commit().map_err(db("committing an events batch"))?;
     Ok(outcome)
 }
 
@@ -347,7 +418,7 @@ pub fn minute_of(at: i64) -> i64 {
     at.div_euclid(60)
 }
 
-fn add_to_bucket(tx: &rusqlite::Transaction<'_>, r: &Recorded) -> Result<(), StoreError> {
+fn add_to_bucket(tx: &Connection, r: &Recorded) -> Result<(), StoreError> {
     let (event, domain, provider, kind, reason): (&str, _, _, &str, &str) = match &r.event {
         Event::Delivery(d) => ("delivery", &d.sender_domain, d.provider, "", ""),
         Event::Deferral(d) => ("deferral", &d.sender_domain, d.provider, "", ""),
@@ -385,5 +456,6 @@ pub fn parse_bucket_kind(bounce_type: &str, reason: &str) -> Option<(BounceType,
     Some((BounceType::parse(bounce_type)?, Reason::parse(reason)?))
 }
 
+mod group;
 #[cfg(test)]
 mod tests;

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::model::{BounceType, Reason};
 use super::store::{Event, Recorded, Suppression};
@@ -67,9 +67,9 @@ fn db(context: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
     move |e| StoreError::db(context, e)
 }
 
-/// Update the list for one counted event (inside the batch's transaction).
+/// Update the list for one counted event (inside the batch's transaction or savepoint).
 pub(crate) fn apply(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     r: &Recorded,
     policy: &SuppressionPolicy,
 ) -> Result<(), StoreError> {
@@ -145,7 +145,7 @@ pub(crate) fn apply(
 
 /// Insert or refresh an entry: `since` stays the first time, the rest describes the last event.
 fn put(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     address: &str,
     cause: Cause,
     reason: &str,

@@ -6,7 +6,7 @@
 use std::sync::{Arc, PoisonError, RwLock};
 
 use prometheus::core::{Collector, Desc};
-use prometheus::proto::{Gauge, LabelPair, Metric, MetricFamily, MetricType};
+use prometheus::proto::MetricFamily;
 
 use crate::findings::Severity;
 use crate::results::{Answer, CheckId, DmarcPolicy, LatestState, Snapshot, Target};
@@ -28,10 +28,13 @@ const FINDINGS: Spec = Spec {
     help: "Number of findings of the latest run of a check, by severity (severities with none have no series).",
     labels: &["check", "domain", "severity"],
 };
+// One series per domain, not per check (docs/metrics.md, "Series per domain"): a domain's posture
+// checks run in one job, so its nine timestamps were nearly always equal. The oldest of them keeps
+// "a check stopped running" visible; which check it is, /api/v1/status says.
 const LAST_CHECK: Spec = Spec {
     name: "senderscope_last_check_timestamp_seconds",
-    help: "When a check last ran for a domain, in Unix seconds.",
-    labels: &["check", "domain"],
+    help: "When the posture check of a domain that ran longest ago last ran, in Unix seconds.",
+    labels: &["domain"],
 };
 const SPF_LOOKUPS: Spec = Spec {
     name: "senderscope_spf_dns_lookups",
@@ -113,162 +116,372 @@ impl StateFamilies {
     pub(super) fn read_from(&self, state: Arc<LatestState>) {
         *self.state.write().unwrap_or_else(PoisonError::into_inner) = Some(state);
     }
+
+    /// The state being read, if any.
+    pub(super) fn current(&self) -> Option<Arc<LatestState>> {
+        self.state
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
 }
 
+/// Registered for its descriptions only (the family names, and the registry's check that no other
+/// family takes them): the samples are written as text by [`Text::write`], straight from the latest
+/// state into the exposition buffer, without building a `MetricFamily` per scrape.
 impl Collector for StateFamilies {
     fn desc(&self) -> Vec<&Desc> {
         self.descs.iter().collect()
     }
 
     fn collect(&self) -> Vec<MetricFamily> {
-        let state = self
-            .state
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        match state {
-            Some(state) => families(&state.read()),
-            None => Vec::new(),
-        }
+        Vec::new()
     }
 }
 
-/// A family being filled.
-struct Family(MetricFamily, &'static Spec);
+/// Every state family's name, sorted (the order of the exposition, which is sorted by family name).
+pub(super) fn names() -> impl Iterator<Item = &'static str> {
+    let mut names: Vec<&'static str> = SPECS.iter().map(|s| s.name).collect();
+    names.sort_unstable();
+    names.into_iter()
+}
 
-impl Family {
-    fn new(spec: &'static Spec) -> Family {
-        let mut mf = MetricFamily::default();
-        mf.set_name(spec.name.to_owned());
-        mf.set_help(spec.help.to_owned());
-        mf.set_field_type(MetricType::GAUGE);
-        Family(mf, spec)
-    }
+/// A check's slot in [`CheckRow`] arrays: its position in `CheckId::ALL`.
+fn slot(check: CheckId) -> usize {
+    CheckId::ALL
+        .iter()
+        .position(|c| *c == check)
+        .unwrap_or_default()
+}
 
-    /// One series; `values` in the order of the spec's (sorted) label names.
-    fn push(&mut self, values: &[&str], value: f64) {
-        let labels = self
-            .1
-            .labels
+/// The latest run of one check of one domain, as the families show it.
+#[derive(Clone, Copy)]
+struct CheckRow {
+    status: i64,
+    /// Findings by severity, in `Severity::ALL` order.
+    findings: [u32; 5],
+    at: i64,
+}
+
+/// One configured domain's values, gathered once per scrape.
+struct DomainRow<'a> {
+    name: &'a str,
+    /// By [`slot`].
+    checks: Vec<Option<CheckRow>>,
+    spf: Option<u32>,
+    /// (selector, bits), sorted by selector.
+    dkim: Vec<(&'a str, u32)>,
+    dmarc: Option<DmarcPolicy>,
+}
+
+/// The state families of one snapshot, ready to write in exposition order (each family's series
+/// sorted by label values, as the registry sorts its own families).
+pub(super) struct Text<'a> {
+    s: &'a Snapshot,
+    /// Sorted by name.
+    domains: Vec<DomainRow<'a>>,
+    /// Posture checks (with `ptr`) by label value, as (label, slot).
+    checks: Vec<(&'static str, usize)>,
+}
+
+fn severity_slot(severity: Severity) -> usize {
+    Severity::ALL
+        .iter()
+        .position(|s| *s == severity)
+        .unwrap_or_default()
+}
+
+impl<'a> Text<'a> {
+    /// Gather the per-domain values of `s`.
+    pub(super) fn of(s: &'a Snapshot) -> Text<'a> {
+        let mut checks: Vec<(&'static str, usize)> = CheckId::ALL
             .iter()
-            .zip(values)
-            .map(|(name, value)| {
-                let mut l = LabelPair::default();
-                l.set_name((*name).to_owned());
-                l.set_value((*value).to_owned());
-                l
+            .filter(|c| c.is_posture())
+            .map(|c| (c.as_str(), slot(*c)))
+            .collect();
+        checks.sort_unstable();
+        let mut domains: Vec<DomainRow<'a>> = s
+            .scope()
+            .domains
+            .iter()
+            .map(|d| {
+                let mut row = DomainRow {
+                    name: d.name.as_str(),
+                    checks: vec![None; CheckId::ALL.len()],
+                    spf: None,
+                    dkim: Vec::new(),
+                    dmarc: None,
+                };
+                let target = Target::Domain(d.name.clone());
+                for r in s.results(&target).filter(|r| r.check.is_posture()) {
+                    let mut findings = [0; 5];
+                    for f in &r.findings {
+                        findings[severity_slot(f.severity)] += 1;
+                    }
+                    row.checks[slot(r.check)] = Some(CheckRow {
+                        status: r.status.gauge_value(),
+                        findings,
+                        at: r.checked_at,
+                    });
+                    match r.check {
+                        CheckId::Spf => row.spf = r.facts.spf_dns_lookups(),
+                        CheckId::Dkim => {
+                            row.dkim = r
+                                .facts
+                                .dkim_keys()
+                                .iter()
+                                .filter(|k| d.selectors.contains(&k.selector))
+                                .map(|k| (k.selector.as_str(), k.bits))
+                                .collect();
+                            row.dkim.sort_unstable();
+                        }
+                        CheckId::Dmarc => row.dmarc = r.facts.dmarc_policy(),
+                        _ => {}
+                    }
+                }
+                // The `ptr` roll-up of the single sending IPs (an IP is never a label): worst status,
+                // findings summed, the oldest run's time.
+                let mut ptr: Option<(Severity, CheckRow)> = None;
+                for r in d
+                    .single_ips
+                    .iter()
+                    .filter_map(|ip| s.result(&Target::Ip(*ip), CheckId::Ptr))
+                {
+                    let (worst, p) = ptr.get_or_insert((
+                        r.status,
+                        CheckRow {
+                            status: 0,
+                            findings: [0; 5],
+                            at: r.checked_at,
+                        },
+                    ));
+                    *worst = (*worst).max(r.status);
+                    p.at = p.at.min(r.checked_at);
+                    for f in &r.findings {
+                        p.findings[severity_slot(f.severity)] += 1;
+                    }
+                }
+                if let Some((worst, mut p)) = ptr {
+                    p.status = worst.gauge_value();
+                    row.checks[slot(CheckId::Ptr)] = Some(p);
+                }
+                row
             })
             .collect();
-        let mut gauge = Gauge::default();
-        gauge.set_value(value);
-        let mut m = Metric::default();
-        m.set_label(labels);
-        m.set_gauge(gauge);
-        self.0.mut_metric().push(m);
+        domains.sort_unstable_by(|a, b| a.name.cmp(b.name));
+        Text { s, domains, checks }
     }
-}
 
-/// Every state family of `s`.
-fn families(s: &Snapshot) -> Vec<MetricFamily> {
-    let mut status = Family::new(&CHECK_STATUS);
-    let mut findings = Family::new(&FINDINGS);
-    let mut last = Family::new(&LAST_CHECK);
-    let mut spf = Family::new(&SPF_LOOKUPS);
-    let mut dkim = Family::new(&DKIM_KEY_SIZE);
-    let mut dmarc = Family::new(&DMARC_POLICY);
-    let mut listed = Family::new(&BLOCKLIST_LISTED);
-    let mut healthy = Family::new(&ZONE_HEALTHY);
+    /// Write family `name` (one of [`names`]); nothing when it has no series.
+    pub(super) fn write(&self, name: &str, out: &mut String) {
+        let Some(spec) = SPECS.iter().find(|s| s.name == name) else {
+            return;
+        };
+        let start = out.len();
+        out.push_str("# HELP ");
+        out.push_str(spec.name);
+        out.push(' ');
+        out.push_str(spec.help);
+        out.push_str("\n# TYPE ");
+        out.push_str(spec.name);
+        out.push_str(" gauge\n");
+        let header = out.len();
+        let mut w = Writer {
+            name: spec.name,
+            labels: spec.labels,
+            out,
+            int: itoa::Buffer::new(),
+        };
+        match spec.name {
+            n if n == CHECK_STATUS.name => self.check_status(&mut w),
+            n if n == FINDINGS.name => self.findings(&mut w),
+            n if n == LAST_CHECK.name => self.last_check(&mut w),
+            n if n == SPF_LOOKUPS.name => self.spf(&mut w),
+            n if n == DKIM_KEY_SIZE.name => self.dkim(&mut w),
+            n if n == DMARC_POLICY.name => self.dmarc(&mut w),
+            n if n == BLOCKLIST_LISTED.name => self.listed(&mut w),
+            n if n == ZONE_HEALTHY.name => self.healthy(&mut w),
+            _ => {}
+        }
+        // As the registry does, a family without series is left out.
+        if out.len() == header {
+            out.truncate(start);
+        }
+    }
 
-    let mut check = |domain: &str, check: CheckId, worst: Severity, of: &[Severity], at: i64| {
-        let c = check.as_str();
-        status.push(&[c, domain], worst.gauge_value() as f64);
-        for severity in Severity::ALL {
-            let n = of.iter().filter(|s| **s == severity).count();
-            if n > 0 {
-                findings.push(&[c, domain, severity.as_str()], n as f64);
-            }
-        }
-        last.push(&[c, domain], at as f64);
-    };
-
-    for d in &s.scope().domains {
-        let name = d.name.as_str();
-        let target = Target::Domain(d.name.clone());
-        for r in s.results(&target).filter(|r| r.check.is_posture()) {
-            let severities: Vec<Severity> = r.findings.iter().map(|f| f.severity).collect();
-            check(name, r.check, r.status, &severities, r.checked_at);
-        }
-        // The `ptr` roll-up of the single sending IPs (an IP is never a label): worst status,
-        // findings summed, the oldest run's time.
-        let ptr: Vec<_> = d
-            .single_ips
-            .iter()
-            .filter_map(|ip| s.result(&Target::Ip(*ip), CheckId::Ptr))
-            .collect();
-        if let Some(at) = ptr.iter().map(|r| r.checked_at).min() {
-            let worst = ptr.iter().map(|r| r.status).max().unwrap_or_default();
-            let severities: Vec<Severity> = ptr
-                .iter()
-                .flat_map(|r| r.findings.iter().map(|f| f.severity))
-                .collect();
-            check(name, CheckId::Ptr, worst, &severities, at);
-        }
-
-        if let Some(n) = s
-            .result(&target, CheckId::Spf)
-            .and_then(|r| r.facts.spf_dns_lookups())
-        {
-            spf.push(&[name], f64::from(n));
-        }
-        if let Some(r) = s.result(&target, CheckId::Dkim) {
-            for key in r.facts.dkim_keys() {
-                if d.selectors.contains(&key.selector) {
-                    dkim.push(&[name, &key.selector], f64::from(key.bits));
+    fn check_status(&self, w: &mut Writer<'_>) {
+        for (check, slot) in &self.checks {
+            for d in &self.domains {
+                if let Some(r) = d.checks[*slot] {
+                    w.sample(&[check, d.name], r.status);
                 }
             }
         }
-        if let Some(policy) = s
-            .result(&target, CheckId::Dmarc)
-            .and_then(|r| r.facts.dmarc_policy())
-        {
-            for p in DmarcPolicy::ALL {
-                dmarc.push(&[name, p.as_str()], f64::from(u8::from(p == policy)));
+    }
+
+    fn findings(&self, w: &mut Writer<'_>) {
+        let mut severities: Vec<(&'static str, usize)> = Severity::ALL
+            .iter()
+            .map(|s| (s.as_str(), severity_slot(*s)))
+            .collect();
+        severities.sort_unstable();
+        for (check, slot) in &self.checks {
+            for d in &self.domains {
+                let Some(r) = d.checks[*slot] else { continue };
+                for (severity, i) in &severities {
+                    if r.findings[*i] > 0 {
+                        w.sample(&[check, d.name, severity], i64::from(r.findings[*i]));
+                    }
+                }
+            }
+        }
+    }
+
+    fn last_check(&self, w: &mut Writer<'_>) {
+        for d in &self.domains {
+            if let Some(at) = d.checks.iter().flatten().map(|r| r.at).min() {
+                w.sample(&[d.name], at);
+            }
+        }
+    }
+
+    fn spf(&self, w: &mut Writer<'_>) {
+        for d in &self.domains {
+            if let Some(n) = d.spf {
+                w.sample(&[d.name], i64::from(n));
+            }
+        }
+    }
+
+    fn dkim(&self, w: &mut Writer<'_>) {
+        for d in &self.domains {
+            for (selector, bits) in &d.dkim {
+                w.sample(&[d.name, selector], i64::from(*bits));
+            }
+        }
+    }
+
+    fn dmarc(&self, w: &mut Writer<'_>) {
+        let mut policies = DmarcPolicy::ALL;
+        policies.sort_unstable_by_key(|p| p.as_str());
+        for d in &self.domains {
+            if let Some(policy) = d.dmarc {
+                for p in policies {
+                    w.sample(&[d.name, p.as_str()], i64::from(p == policy));
+                }
             }
         }
     }
 
     // Listings: 1 listed, 0 not listed. A refused or failed answer says nothing: an open listing stays
     // 1 (nothing says it ended), a clean reading is withdrawn (unknown is not clean).
-    let zones = &s.scope().zones;
-    for t in &s.scope().listing_targets {
-        let text = t.to_string();
-        let answers = s
-            .result(t, CheckId::Blocklists)
-            .and_then(|r| r.facts.listings());
-        for zone in zones {
-            let open = s.is_open(&text, zone);
-            let answer = answers.and_then(|a| a.zones.get(zone));
-            let value = match (open, answer) {
-                (true, _) | (false, Some(Answer::Listed)) => Some(1.0),
-                (false, Some(Answer::NotListed)) => Some(0.0),
-                _ => None,
-            };
-            if let Some(v) = value {
-                listed.push(&[&text, zone], v);
+    fn listed(&self, w: &mut Writer<'_>) {
+        let s = self.s;
+        let zones = &s.scope().zones;
+        let mut targets: Vec<(String, &Target)> = s
+            .scope()
+            .listing_targets
+            .iter()
+            .map(|t| (t.to_string(), t))
+            .collect();
+        targets.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (text, t) in &targets {
+            let answers = s
+                .result(t, CheckId::Blocklists)
+                .and_then(|r| r.facts.listings());
+            for zone in zones {
+                let open = s.is_open(text, zone);
+                let answer = answers.and_then(|a| a.zones.get(zone));
+                let value = match (open, answer) {
+                    (true, _) | (false, Some(Answer::Listed)) => Some(1),
+                    (false, Some(Answer::NotListed)) => Some(0),
+                    _ => None,
+                };
+                if let Some(v) = value {
+                    w.sample(&[text, zone], v);
+                }
             }
         }
     }
-    if let Some(round) = s
-        .result(&Target::Blocklists, CheckId::BlocklistRound)
-        .and_then(|r| r.facts.zones())
-    {
-        for (zone, ok) in round.healthy.iter().filter(|(z, _)| zones.contains(*z)) {
-            healthy.push(&[zone], f64::from(u8::from(*ok)));
+
+    fn healthy(&self, w: &mut Writer<'_>) {
+        let s = self.s;
+        let zones = &s.scope().zones;
+        if let Some(round) = s
+            .result(&Target::Blocklists, CheckId::BlocklistRound)
+            .and_then(|r| r.facts.zones())
+        {
+            // A BTreeMap: already sorted by zone.
+            for (zone, ok) in round.healthy.iter().filter(|(z, _)| zones.contains(*z)) {
+                w.sample(&[zone], i64::from(*ok));
+            }
         }
     }
+}
 
-    [status, findings, last, spf, dkim, dmarc, listed, healthy]
-        .into_iter()
-        .map(|f| f.0)
-        .collect()
+/// Writes the samples of one family into the exposition buffer.
+struct Writer<'o> {
+    name: &'static str,
+    labels: &'static [&'static str],
+    out: &'o mut String,
+    int: itoa::Buffer,
+}
+
+impl Writer<'_> {
+    /// One sample; `values` in the order of the spec's (sorted) label names. Every value of these
+    /// families is an integer, written as the text format writes a float with no fraction.
+    fn sample(&mut self, values: &[&str], value: i64) {
+        let out = &mut *self.out;
+        out.push_str(self.name);
+        let mut sep = '{';
+        for (name, v) in self.labels.iter().zip(values) {
+            out.push(sep);
+            sep = ',';
+            out.push_str(name);
+            out.push_str("=\"");
+            escape_into(v, out);
+            out.push('"');
+        }
+        out.push_str("} ");
+        out.push_str(self.int.format(value));
+        out.push('\n');
+    }
+}
+
+/// A label value as the text format quotes it: backslash, double quote and line feed escaped.
+fn escape_into(v: &str, out: &mut String) {
+    if !v.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
+        out.push_str(v);
+        return;
+    }
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped_as_the_text_format_says() {
+        let mut out = String::new();
+        escape_into("a\\b\"c\nd", &mut out);
+        assert_eq!(out, r#"a\\b\"c\nd"#);
+        out.clear();
+        escape_into("shop.example", &mut out);
+        assert_eq!(out, "shop.example");
+    }
+
+    #[test]
+    fn the_names_are_sorted_and_complete() {
+        let names: Vec<_> = names().collect();
+        assert_eq!(names.len(), SPECS.len());
+        assert!(names.windows(2).all(|w| w[0] < w[1]));
+    }
 }

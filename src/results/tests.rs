@@ -263,7 +263,7 @@ async fn a_restart_publishes_what_the_rounds_had_published() {
         r#"senderscope_dmarc_policy{domain="a.test",policy="reject"} 1"#,
         r#"senderscope_check_status{check="ptr",domain="a.test"} 3"#,
         r#"senderscope_findings{check="ptr",domain="a.test",severity="critical"} 1"#,
-        r#"senderscope_last_check_timestamp_seconds{check="ptr",domain="a.test"} 2000"#,
+        r#"senderscope_last_check_timestamp_seconds{domain="a.test"} 2000"#,
     ] {
         assert!(
             has(&before, line),
@@ -286,6 +286,40 @@ async fn a_restart_publishes_what_the_rounds_had_published() {
     assert!(
         !text.contains("senderscope_check_duration_seconds_count"),
         "{text}"
+    );
+}
+
+/// One timestamp per domain: the oldest last run among its checks (docs/metrics.md), so a check
+/// that stopped running keeps the domain's timestamp from moving.
+#[tokio::test]
+async fn the_domain_timestamp_is_its_stalest_check() {
+    let fake = FakeDns::start().await.unwrap();
+    let w = world(POSTURE, &fake.settings());
+    let both = round(
+        "a.test",
+        1_000,
+        vec![check("spf", 1_000, vec![]), check("mx", 1_000, vec![])],
+        Facts::default(),
+        vec![],
+    );
+    w.results.record_domain_round(both).await.unwrap();
+    let spf_only = round(
+        "a.test",
+        2_000,
+        vec![check("spf", 2_000, vec![])],
+        Facts::default(),
+        vec![],
+    );
+    w.results.record_domain_round(spf_only).await.unwrap();
+    let lines = series(&w.cx.metrics);
+    let stamps: Vec<_> = lines
+        .iter()
+        .filter(|l| l.starts_with("senderscope_last_check_timestamp_seconds"))
+        .collect();
+    assert_eq!(
+        stamps,
+        [r#"senderscope_last_check_timestamp_seconds{domain="a.test"} 1000"#],
+        "{lines:#?}"
     );
 }
 

@@ -59,6 +59,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0008_alerts_inputs.sql",
         sql: include_str!("migrations/0008_alerts_inputs.sql"),
     },
+    Migration {
+        version: 9,
+        name: "0009_check_latest.sql",
+        sql: include_str!("migrations/0009_check_latest.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

@@ -212,7 +212,11 @@ impl SqliteStore {
         let mut conn = Connection::open(path).map_err(db("opening the state database"))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(db("setting the busy timeout"))?;
-        quick_check(&conn)?;
+        // After a clean stop that left the file untouched the check moves off the start's path.
+        let checked_at_open = !clean_stop::left_clean(path);
+        if checked_at_open {
+            quick_check(&conn)?;
+        }
         // WAL: readers never block the writer and the writer never blocks readers.
         let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
@@ -235,6 +239,9 @@ impl SqliteStore {
             .name("store-writer".into())
             .spawn(move || writer_loop(conn, rx, &writer_health))
             .map_err(|e| StoreError::db("starting the store writer thread", e))?;
+        if !checked_at_open {
+            background_quick_check(path.to_owned(), health.clone());
+        }
         Ok(SqliteStore {
             path: path.to_owned(),
             writer: tx,
@@ -265,14 +272,7 @@ impl SqliteStore {
             *last = Some(std::time::Instant::now());
         }
         let (path, health) = (self.path.clone(), self.health.clone());
-        tokio::task::spawn_blocking(move || {
-            if let Err(StoreError::Damaged(problems)) =
-                open_reader(&path).and_then(|c| quick_check(&c))
-            {
-                tracing::error!(%problems, "SQLite's quick check finds the state database damaged");
-                set_health(&health, Some(DAMAGED.to_owned()));
-            }
-        });
+        tokio::task::spawn_blocking(move || quick_check_into_health(&path, &health));
     }
 
     /// The schema version of the database (for tests and diagnostics).
@@ -324,6 +324,24 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::db("running a store read", e))?
         })
+    }
+}
+
+/// Quick-check the file on a fresh read connection; damage marks the store unhealthy.
+fn quick_check_into_health(path: &Path, health: &Health) {
+    if let Err(StoreError::Damaged(problems)) = open_reader(path).and_then(|c| quick_check(&c)) {
+        tracing::error!(%problems, "SQLite's quick check finds the state database damaged");
+        set_health(health, Some(DAMAGED.to_owned()));
+    }
+}
+
+/// The start's quick check, skipped after a clean stop, run on a thread of its own.
+fn background_quick_check(path: PathBuf, health: Health) {
+    let spawned = std::thread::Builder::new()
+        .name("store-check".into())
+        .spawn(move || quick_check_into_health(&path, &health));
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "could not start the background quick check; /readyz runs it");
     }
 }
 
@@ -611,7 +629,17 @@ impl Store for SqliteStore {
                     .map_err(|e| StoreError::db("joining the store writer", e))?
                     .map_err(|_| StoreError::Closed)?;
             }
-            // The writer is gone: another process may have the file now.
+            // The writer is gone and the WAL folded in: say so for the next start, while the file is
+            // still ours (not when damage was seen: the next start must look at it in full).
+            let healthy = self
+                .health
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_none();
+            if healthy {
+                clean_stop::mark(&self.path);
+            }
+            // Another process may have the file now.
             self.lock
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -622,6 +650,7 @@ impl Store for SqliteStore {
 }
 
 mod alerts;
+mod clean_stop;
 mod queries;
 #[cfg(test)]
 mod tests;

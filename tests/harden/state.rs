@@ -111,3 +111,26 @@ fn a_second_daemon_on_the_same_state_file_exits_with_a_clear_error() {
     first.kill();
     let _third = Daemon::start(&second_path, second.port, &[]);
 }
+
+#[test]
+fn a_clean_stop_is_marked_for_the_next_start_and_the_mark_is_used_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, path) = config(dir.path(), &["example.com"]);
+    let marker = {
+        let mut name = cfg.state.as_os_str().to_owned();
+        name.push(".clean");
+        std::path::PathBuf::from(name)
+    };
+    let mut first = Daemon::start(&path, cfg.port, &[]);
+    assert!(!marker.exists(), "a running daemon has not stopped cleanly");
+    first.signal("TERM");
+    first.wait_exit(Duration::from_secs(15)).expect("stops");
+    assert!(marker.exists(), "a clean stop leaves its marker");
+    // The next start believes it once (and still checks the file, in the background).
+    let second = Daemon::start(&path, cfg.port, &[]);
+    assert!(!marker.exists(), "the marker is used up at start");
+    assert_eq!(second.get("/readyz").status, 200);
+    // A kill leaves no marker: the start after it checks the file in full.
+    second.kill();
+    assert!(!marker.exists());
+}

@@ -96,8 +96,7 @@ fn grep(m: &Reply) -> String {
 }
 
 fn assert_last_check_is_recent(m: &Reply, domain: &str) {
-    let prefix =
-        format!(r#"senderscope_last_check_timestamp_seconds{{check="spf",domain="{domain}"}} "#);
+    let prefix = format!(r#"senderscope_last_check_timestamp_seconds{{domain="{domain}"}} "#);
     let value: i64 = m
         .body
         .lines()
