@@ -4,8 +4,11 @@
 //! `max_connections` descriptors for at most `header_read_timeout`, and the rest of the daemon keeps
 //! the descriptors its DNS queries and store need.
 //!
-//! Past the limit, a small reserve of connections is served for `/healthz` and `/readyz` only, with a
-//! one-second header budget: probes still get through while the API is saturated.
+//! At the limit, a new connection takes the slot of the connection that has waited longest without
+//! sending a request head ([`waiting`]), so idle and slow-header floods displace only themselves.
+//! When every slot is held by a connection that has sent a request, a small reserve of connections is
+//! served for `/healthz` and `/readyz` only, with a one-second header budget: probes still get through
+//! while the API is saturated.
 
 use std::convert::Infallible;
 use std::io;
@@ -27,6 +30,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
+
+mod waiting;
+use waiting::{Ticket, Waiting};
 
 /// Connections past `max_connections` kept for health probes.
 const PROBE_RESERVE: usize = 16;
@@ -57,8 +63,9 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let waiting = Arc::new(Waiting::default());
     let probe_slots = Arc::new(Semaphore::new(PROBE_RESERVE));
-    let mut refused: u64 = 0;
+    let (mut refused, mut evicted): (u64, u64) = (0, 0);
     loop {
         let (stream, _peer) = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -71,10 +78,26 @@ pub async fn serve(
                 }
             },
         };
-        let (slot, header_timeout, probes_only) = match slots.clone().try_acquire_owned() {
-            Ok(permit) => (permit, limits.header_read_timeout, false),
-            Err(_) => match probe_slots.clone().try_acquire_owned() {
-                Ok(permit) => (permit, PROBE_HEADER_TIMEOUT, true),
+        let main_slot = slots.clone().try_acquire_owned().ok().or_else(|| {
+            let handed_over = waiting.evict_oldest()?;
+            evicted += 1;
+            if evicted % 1000 == 1 {
+                tracing::warn!(
+                    limit = limits.max_connections,
+                    evicted,
+                    "connection limit reached; closing the connections that waited longest without a request"
+                );
+            }
+            Some(handed_over)
+        });
+        let (slot, header_timeout, probes_only) = match main_slot {
+            Some(permit) => (
+                Slot::Parked(waiting.park(permit)),
+                limits.header_read_timeout,
+                false,
+            ),
+            None => match probe_slots.clone().try_acquire_owned() {
+                Ok(permit) => (Slot::Probe(permit), PROBE_HEADER_TIMEOUT, true),
                 Err(_) => {
                     refused += 1;
                     // One line per 1,000 refusals: a flood must not flood the log too.
@@ -105,21 +128,36 @@ pub async fn serve(
         ));
     }
     drop(listener);
-    // Every connection holds a permit until it closes: all permits back means all closed.
+    // Every connection holds a permit until it closes (parked ones through `waiting`, released when
+    // their connection ends): all permits back means all closed.
     let _all = slots.acquire_many(limits.max_connections as u32).await;
     let _probes = probe_slots.acquire_many(PROBE_RESERVE as u32).await;
     Ok(())
 }
 
+/// What keeps a connection's place.
+enum Slot {
+    /// A main slot, parked until the first request head claims it.
+    Parked(Ticket),
+    /// One of the probes' reserve.
+    Probe(OwnedSemaphorePermit),
+}
+
 struct Conn {
-    slot: OwnedSemaphorePermit,
+    slot: Slot,
     header_timeout: Duration,
     idle_timeout: Duration,
     probes_only: bool,
 }
 
 async fn connection(stream: TcpStream, app: Router, conn: Conn, shutdown: CancellationToken) {
-    let _slot = conn.slot;
+    let (ticket, _probe_slot) = match conn.slot {
+        Slot::Parked(ticket) => (Some(Arc::new(ticket)), None),
+        Slot::Probe(permit) => (None, Some(permit)),
+    };
+    let evicted = ticket
+        .as_ref()
+        .map_or_else(CancellationToken::new, |t| t.evicted().clone());
     let _ = stream.set_nodelay(true);
     let started = Instant::now();
     let activity = Arc::new(AtomicU64::new(0));
@@ -131,8 +169,11 @@ async fn connection(stream: TcpStream, app: Router, conn: Conn, shutdown: Cancel
     let probes_only = conn.probes_only;
     let service = tower::service_fn(move |request: Request<Incoming>| {
         let app = app.clone();
+        // The first request head takes the slot back from the parked set (false: evicted just now).
+        let kept = ticket.as_ref().is_none_or(|t| t.claim());
         async move {
-            if probes_only && !matches!(request.uri().path(), "/healthz" | "/readyz") {
+            let probe = matches!(request.uri().path(), "/healthz" | "/readyz");
+            if !kept || (probes_only && !probe) {
                 return Ok::<Response<Body>, Infallible>(overloaded());
             }
             app.oneshot(request.map(Body::new)).await
@@ -159,6 +200,10 @@ async fn connection(stream: TcpStream, app: Router, conn: Conn, shutdown: Cancel
             _ = shutdown.cancelled(), if !draining => {
                 served.as_mut().graceful_shutdown();
                 draining = true;
+            }
+            _ = evicted.cancelled() => {
+                tracing::debug!("closing a connection that sent no request, to make room");
+                return;
             }
             _ = tick.tick() => {
                 let last = Duration::from_millis(activity.load(Ordering::Relaxed));

@@ -1,6 +1,7 @@
 //! The daemon's HTTP server under slow, idle and too many connections: the header-read timeout closes
-//! slow and idle clients, the connection limit closes the excess at once, probes get their reserve,
-//! and `/healthz` keeps answering throughout.
+//! slow and idle clients, at the limit a new connection displaces the one that waited longest without a
+//! request, past it (every slot serving) the excess is closed at once, probes get their reserve, and
+//! `/healthz` keeps answering throughout.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -78,37 +79,83 @@ fn slow_and_idle_connections_are_closed_at_the_header_timeout_while_healthz_answ
     assert!(healthz(addr) < ANSWERED);
 }
 
+/// `n` connections opened one after another, each accepted before the next (the server takes them in
+/// that order).
+fn open_in_order(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
+    let held = (0..n)
+        .map(|_| {
+            let s = TcpStream::connect(addr).expect("connect");
+            std::thread::sleep(Duration::from_millis(5));
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    held
+}
+
+/// A keep-alive connection that has been served one request (so it holds its slot until it closes).
+fn served_keep_alive(addr: SocketAddr) -> TcpStream {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: senderscope\r\n\r\n")
+        .expect("send");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("read timeout");
+    let mut buf = [0u8; 512];
+    let n = s.read(&mut buf).expect("an answer");
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    s
+}
+
 #[test]
-fn connections_past_the_limit_are_closed_at_once_and_probes_keep_a_reserve() {
+fn at_the_limit_a_new_connection_displaces_the_one_that_waited_longest_without_a_request() {
     let dir = tempfile::tempdir().unwrap();
     let d = daemon(
         dir.path(),
         &["max_connections: 16", "header_read_timeout: 30s"],
     );
     let addr = d.addr();
-    // Fill the limit with idle connections; make sure each was accepted before going on.
-    let held: Vec<TcpStream> = (0..16)
-        .map(|_| {
-            let s = TcpStream::connect(addr).expect("connect");
-            std::thread::sleep(Duration::from_millis(5));
-            s
-        })
-        .collect();
+    let mut idle = open_in_order(addr, 16);
+    // Every slot is held by a connection that sent nothing: a client that asks is still served, in
+    // full (not from the probes' reserve), and the oldest idle connection pays for it.
+    let status = try_request(addr, "GET", "/api/v1/status", &[], b"").expect("an answer");
+    assert_eq!(status.status, 200, "{status:?}");
+    assert!(
+        closed_by_server(&mut idle[0], Duration::from_secs(2)),
+        "the oldest idle connection was kept"
+    );
+    assert!(
+        !closed_by_server(&mut idle[15], Duration::from_millis(100)),
+        "the newest idle connection was closed before older ones"
+    );
+    assert!(healthz(addr) < ANSWERED);
+}
+
+#[test]
+fn when_every_slot_is_serving_past_the_limit_is_closed_and_probes_keep_a_reserve() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = daemon(
+        dir.path(),
+        &["max_connections: 16", "header_read_timeout: 30s"],
+    );
+    let addr = d.addr();
+    // Every slot held by a connection that has made a request: none of them is displaced.
+    let mut served: Vec<TcpStream> = (0..16).map(|_| served_keep_alive(addr)).collect();
     std::thread::sleep(Duration::from_millis(200));
     // Past the limit, probes are answered from the reserve; other paths get a JSON 503.
     assert!(healthz(addr) < ANSWERED);
     let busy = try_request(addr, "GET", "/api/v1/status", &[], b"").expect("an answer");
     assert_eq!(busy.status, 503, "{busy:?}");
     assert_eq!(busy.json()["error"]["code"], "overloaded");
+    assert!(
+        !closed_by_server(&mut served[0], Duration::from_millis(100)),
+        "a connection that had been served was displaced"
+    );
     // Fill the probe reserve too: a further connection is closed as soon as it is accepted.
-    let reserve: Vec<TcpStream> = (0..16)
-        .map(|_| {
-            let s = TcpStream::connect(addr).expect("connect");
-            std::thread::sleep(Duration::from_millis(5));
-            s
-        })
-        .collect();
-    std::thread::sleep(Duration::from_millis(200));
+    let reserve = open_in_order(addr, 16);
     let mut extra = TcpStream::connect(addr).expect("the kernel still accepts");
     assert!(
         closed_by_server(&mut extra, Duration::from_secs(2)),
@@ -118,7 +165,7 @@ fn connections_past_the_limit_are_closed_at_once_and_probes_keep_a_reserve() {
     std::thread::sleep(Duration::from_millis(1500));
     assert!(healthz(addr) < ANSWERED);
     drop(reserve);
-    drop(held);
+    drop(served);
 }
 
 #[test]
